@@ -1,0 +1,176 @@
+package wildwatch
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Target describes one platform to sweep: where to start, how to find
+// listings on index pages, how to read a listing's fields and how politely
+// to do it. Targets are written as YAML documents (see crawler.ParseTarget)
+// and stored in the catalog under their Name.
+type Target struct {
+	// Name identifies the target; lower case letters, digits, '-' and '_'.
+	Name string `yaml:"name" json:"name"`
+	// Platform is a human label for the marketplace; defaults to the host of
+	// the first start URL.
+	Platform string `yaml:"platform,omitempty" json:"platform,omitempty"`
+	// AllowedHosts lists the host names the crawler may fetch from. Links to
+	// other hosts are ignored.
+	AllowedHosts []string `yaml:"allowed_hosts" json:"allowed_hosts"`
+	// StartURLs are index pages (search or category pages) to begin with.
+	StartURLs []string `yaml:"start_urls,omitempty" json:"start_urls,omitempty"`
+	// Search fills a URL template with each query term; its URLs are added to
+	// StartURLs.
+	Search *Search `yaml:"search,omitempty" json:"search,omitempty"`
+	// Selectors are CSS selectors for links and listing fields.
+	Selectors Selectors `yaml:"selectors" json:"selectors"`
+	// Limits bound one sweep.
+	Limits Limits `yaml:"limits,omitempty" json:"limits,omitempty"`
+	// Politeness bounds how hard the crawler works a host.
+	Politeness Politeness `yaml:"politeness,omitempty" json:"politeness,omitempty"`
+	// UserAgent overrides the default User-Agent, which identifies wildwatch.
+	UserAgent string `yaml:"user_agent,omitempty" json:"user_agent,omitempty"`
+}
+
+// Search builds index URLs from a template and a list of query terms.
+type Search struct {
+	// URLTemplate contains {query}, replaced by each query URL-escaped.
+	URLTemplate string `yaml:"url_template" json:"url_template"`
+	// Queries are the terms to search for.
+	Queries []string `yaml:"queries" json:"queries"`
+}
+
+// Selectors are the CSS selectors that read a target's pages.
+type Selectors struct {
+	// ListingLinks selects <a> elements on index pages that lead to listings.
+	ListingLinks string `yaml:"listing_links" json:"listing_links"`
+	// NextPage selects the <a> element that leads to the next index page.
+	NextPage string `yaml:"next_page,omitempty" json:"next_page,omitempty"`
+	// Fields selects each listing field on a listing page.
+	Fields FieldSelectors `yaml:"fields" json:"fields"`
+}
+
+// FieldSelectors are the CSS selectors for each listing field. A selector
+// reads the text of the first element it matches; Images reads the src of
+// every element it matches.
+type FieldSelectors struct {
+	Title       string `yaml:"title" json:"title"`
+	Description string `yaml:"description,omitempty" json:"description,omitempty"`
+	Price       string `yaml:"price,omitempty" json:"price,omitempty"`
+	Currency    string `yaml:"currency,omitempty" json:"currency,omitempty"`
+	Seller      string `yaml:"seller,omitempty" json:"seller,omitempty"`
+	Location    string `yaml:"location,omitempty" json:"location,omitempty"`
+	Images      string `yaml:"images,omitempty" json:"images,omitempty"`
+	// Lang selects an element whose lang attribute (or text) names the
+	// listing's language; when empty the page's <html lang> is used.
+	Lang string `yaml:"lang,omitempty" json:"lang,omitempty"`
+}
+
+// Limits bound one sweep of a target. Zero means the default.
+type Limits struct {
+	// MaxPages bounds the index pages fetched per start URL (default 50).
+	MaxPages int `yaml:"max_pages,omitempty" json:"max_pages,omitempty"`
+	// MaxListings bounds the listings captured per sweep (default 1000).
+	MaxListings int `yaml:"max_listings,omitempty" json:"max_listings,omitempty"`
+	// MaxBodyBytes bounds one response body (default 10 MiB).
+	MaxBodyBytes int64 `yaml:"max_body_bytes,omitempty" json:"max_body_bytes,omitempty"`
+	// Timeout bounds one request, redirects included (default 30s).
+	Timeout Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
+	// MaxRedirects bounds the redirects followed for one request (default 5).
+	MaxRedirects int `yaml:"max_redirects,omitempty" json:"max_redirects,omitempty"`
+}
+
+// Politeness bounds how hard the crawler works one host. Zero means the
+// default.
+type Politeness struct {
+	// RequestsPerSecond per host (default 1). Negative lifts the limit.
+	RequestsPerSecond float64 `yaml:"requests_per_second,omitempty" json:"requests_per_second,omitempty"`
+	// Concurrency is the number of requests in flight per host (default 2).
+	Concurrency int `yaml:"concurrency,omitempty" json:"concurrency,omitempty"`
+	// ObeyRobots makes the crawler obey robots.txt (default true).
+	ObeyRobots *bool `yaml:"obey_robots,omitempty" json:"obey_robots,omitempty"`
+	// AllowPrivate lets the crawler connect to private, loopback and
+	// link-local addresses (default false). Only for test and demo targets.
+	AllowPrivate bool `yaml:"allow_private_addresses,omitempty" json:"allow_private_addresses,omitempty"`
+}
+
+// Defaults for Target fields left zero.
+const (
+	DefaultMaxPages          = 50
+	DefaultMaxListings       = 1000
+	DefaultMaxBodyBytes      = 10 << 20
+	DefaultTimeout           = 30 * time.Second
+	DefaultMaxRedirects      = 5
+	DefaultRequestsPerSecond = 1
+	DefaultConcurrency       = 2
+	DefaultUserAgent         = "wildwatch/" + "1 (+https://wildwatch.example/bot; wildlife-trafficking monitoring)"
+)
+
+// WithDefaults returns a copy of t with zero fields set to their defaults.
+func (t Target) WithDefaults() Target {
+	if t.Limits.MaxPages == 0 {
+		t.Limits.MaxPages = DefaultMaxPages
+	}
+	if t.Limits.MaxListings == 0 {
+		t.Limits.MaxListings = DefaultMaxListings
+	}
+	if t.Limits.MaxBodyBytes == 0 {
+		t.Limits.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if t.Limits.Timeout == 0 {
+		t.Limits.Timeout = Duration(DefaultTimeout)
+	}
+	if t.Limits.MaxRedirects == 0 {
+		t.Limits.MaxRedirects = DefaultMaxRedirects
+	}
+	if t.Politeness.RequestsPerSecond == 0 {
+		t.Politeness.RequestsPerSecond = DefaultRequestsPerSecond
+	}
+	if t.Politeness.Concurrency == 0 {
+		t.Politeness.Concurrency = DefaultConcurrency
+	}
+	if t.Politeness.ObeyRobots == nil {
+		yes := true
+		t.Politeness.ObeyRobots = &yes
+	}
+	if t.UserAgent == "" {
+		t.UserAgent = DefaultUserAgent
+	}
+	return t
+}
+
+// ObeysRobots reports whether robots.txt is obeyed (true unless turned off).
+func (t Target) ObeysRobots() bool {
+	return t.Politeness.ObeyRobots == nil || *t.Politeness.ObeyRobots
+}
+
+// IndexURLs returns the start URLs followed by the search URLs built from
+// the template and queries.
+func (t Target) IndexURLs() []string {
+	urls := append([]string(nil), t.StartURLs...)
+	if t.Search != nil {
+		for _, q := range t.Search.Queries {
+			urls = append(urls, strings.ReplaceAll(t.Search.URLTemplate, "{query}", url.QueryEscape(q)))
+		}
+	}
+	return urls
+}
+
+// Duration is a time.Duration that reads and writes as text ("30s", "2m").
+type Duration time.Duration
+
+// MarshalText implements encoding.TextMarshaler.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("duration %q: %w", b, err)
+	}
+	*d = Duration(v)
+	return nil
+}
