@@ -1,0 +1,55 @@
+# wildwatch — `make help` lists the targets.
+
+SHELL := /bin/bash
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X github.com/wildwatch/wildwatch.Version=$(VERSION)
+TOOLS := $(CURDIR)/bin/tools
+export PATH := $(TOOLS):$(PATH)
+
+STATICCHECK_VERSION := v0.7.0
+VERSITYGW_VERSION := v1.8.0
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## print every target with its description
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
+
+.PHONY: build
+build: ## build bin/wildwatch with the version stamped in
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/wildwatch ./cmd/wildwatch
+
+.PHONY: run
+run: build ## run the daemon with embedded defaults and the demo marketplace (state in ./data)
+	./bin/wildwatch serve --demo --data data
+
+$(TOOLS)/staticcheck:
+	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+$(TOOLS)/versitygw:
+	@echo "installing versitygw $(VERSITYGW_VERSION) (the S3 server the tests use; a few minutes the first time)"
+	GOBIN=$(TOOLS) $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
+
+.PHONY: tools
+tools: $(TOOLS)/staticcheck $(TOOLS)/versitygw ## install the pinned tools the tests use into bin/tools
+
+.PHONY: lint
+lint: $(TOOLS)/staticcheck ## gofmt, go vet and staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(TOOLS)/staticcheck ./...
+
+.PHONY: test
+test: tools lint ## run every test against real Redis, PostgreSQL and S3 (versitygw)
+	$(GO) test -count=1 -timeout 30m ./...
+
+.PHONY: bench
+bench: build ## sweep the demo site and compare with a bare colly crawl in the same run
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m ./bench/ | tee bench.out
+	@$(GO) run ./bench/report < bench.out
+
+.PHONY: clean
+clean: ## remove build output (keeps ./data)
+	rm -rf bin bench.out

@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/wildwatch/wildwatch"
+)
+
+// streams are a command's standard input, output and error.
+type streams struct {
+	in  io.Reader
+	out io.Writer
+	err io.Writer
+}
+
+// command is one subcommand. run gets the arguments after its name.
+type command struct {
+	name    string
+	summary string
+	run     func(ctx context.Context, env *cmdEnv, args []string) error
+}
+
+// cmdEnv is what every command gets: its streams, the environment and a
+// logger writing to standard error.
+type cmdEnv struct {
+	streams
+	getenv func(string) string
+	logger *slog.Logger
+}
+
+// exitError carries an exit code without a message of its own.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+// usageError is a command-line mistake; the usage follows the message.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func commands() []command {
+	return []command{
+		{"serve", "run everything in one process: queue, workers, API (embedded defaults, or real services by flag)", runServe},
+		{"worker", "handle sweep tasks from a shared Redis", runWorker},
+		{"demo-site", "serve the bundled demo marketplace (--truth prints the listings a correct sweep flags)", runDemoSite},
+		{"sweep", "sweep run TARGET.yaml | start NAME | status ID | list", runSweep},
+		{"targets", "targets apply FILE... | list | show NAME", runTargets},
+		{"flags", "flags list [filters] | show ID", runFlags},
+		{"review", "review FLAG_ID --decision confirmed|dismissed [--note TEXT]", runReview},
+		{"capture", "capture show|warc|manifest ID [-o FILE]", runCapture},
+		{"match", "match listings (JSON Lines) against a rule set", runMatch},
+		{"verify", "verify captures' digests and signatures", runVerify},
+		{"keys", "print the deployment's public key", runKeys},
+		{"token", "token create --name NAME --role monitor|investigator|admin", runToken},
+		{"version", "print the version", func(_ context.Context, e *cmdEnv, _ []string) error {
+			fmt.Fprintln(e.out, "wildwatch", wildwatch.Version)
+			return nil
+		}},
+	}
+}
+
+func run(ctx context.Context, args []string, s streams, getenv func(string) string) int {
+	level := slog.LevelInfo
+	if getenv("WILDWATCH_DEBUG") != "" {
+		level = slog.LevelDebug
+	}
+	env := &cmdEnv{streams: s, getenv: getenv, logger: slog.New(slog.NewTextHandler(s.err, &slog.HandlerOptions{Level: level}))}
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(s.out)
+		return 0
+	}
+	for _, c := range commands() {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(ctx, env, args[1:])
+		var ee exitError
+		var ue usageError
+		switch {
+		case err == nil:
+			return 0
+		case errors.As(err, &ee):
+			return ee.code
+		case errors.Is(err, flag.ErrHelp):
+			return 0
+		case errors.As(err, &ue):
+			fmt.Fprintf(s.err, "wildwatch %s: %s\n", c.name, ue.msg)
+			return 2
+		default:
+			fmt.Fprintf(s.err, "wildwatch %s: %v\n", c.name, err)
+			return 1
+		}
+	}
+	fmt.Fprintf(s.err, "wildwatch: unknown command %q\n\n", args[0])
+	usage(s.err)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "wildwatch: sweep marketplaces for wildlife trafficking, keep signed evidence, flag listings.")
+	fmt.Fprintln(w, "\nUsage: wildwatch COMMAND [flags] [args]\n\nCommands:")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun `wildwatch COMMAND -h` for a command's flags.")
+}
+
+// parseFlags parses args with fs, allowing flags after positional
+// arguments ("sweep run t.yaml --data d"), and returns the positionals.
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, nil
+		}
+		if rest[0] == "--" {
+			return append(pos, rest[1:]...), nil
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}
+
+// newFlagSet makes a flag set that reports errors instead of exiting.
+func newFlagSet(e *cmdEnv, name, synopsis string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.err)
+	fs.Usage = func() {
+		fmt.Fprintf(e.err, "Usage: wildwatch %s\n\nFlags:\n", synopsis)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// subcommand dispatches "NOUN VERB args" commands.
+func subcommand(ctx context.Context, e *cmdEnv, noun string, args []string, verbs map[string]func(context.Context, *cmdEnv, []string) error) error {
+	names := make([]string, 0, len(verbs))
+	for v := range verbs {
+		names = append(names, v)
+	}
+	sort.Strings(names)
+	if len(args) == 0 {
+		return usageError{fmt.Sprintf("want one of: %s", strings.Join(names, ", "))}
+	}
+	fn, ok := verbs[args[0]]
+	if !ok {
+		return usageError{fmt.Sprintf("unknown %s command %q; want one of: %s", noun, args[0], strings.Join(names, ", "))}
+	}
+	return fn(ctx, e, args[1:])
+}
+
+// readFileArg reads a file, or standard input for "-".
+func readFileArg(e *cmdEnv, path string) ([]byte, error) {
+	if path == "-" {
+		return io.ReadAll(e.in)
+	}
+	return os.ReadFile(path)
+}

@@ -1,0 +1,178 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+
+	"github.com/wildwatch/wildwatch/api"
+)
+
+// remoteFlags registers --server and returns a client whose token comes
+// from WILDWATCH_TOKEN.
+func remoteFlags(fs *flag.FlagSet, e *cmdEnv) *api.Client {
+	c := &api.Client{Token: e.getenv("WILDWATCH_TOKEN")}
+	fs.StringVar(&c.BaseURL, "server", cmp.Or(e.getenv("WILDWATCH_SERVER"), "http://127.0.0.1:8080"), "API server (env WILDWATCH_SERVER); the token comes from WILDWATCH_TOKEN")
+	return c
+}
+
+func printJSON(e *cmdEnv, v any) error {
+	enc := json.NewEncoder(e.out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func runTargets(ctx context.Context, e *cmdEnv, args []string) error {
+	return subcommand(ctx, e, "targets", args, map[string]func(context.Context, *cmdEnv, []string) error{
+		"apply": func(ctx context.Context, e *cmdEnv, args []string) error {
+			fs := newFlagSet(e, "targets apply", "targets apply FILE...")
+			c := remoteFlags(fs, e)
+			pos, err := parseFlags(fs, args)
+			if err != nil {
+				return err
+			}
+			if len(pos) == 0 {
+				return usageError{"want one or more target files"}
+			}
+			for _, p := range pos {
+				src, err := readFileArg(e, p)
+				if err != nil {
+					return err
+				}
+				t, err := c.ApplyTarget(ctx, p, src)
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(e.out, "applied target %q from %s\n", t.Name, p)
+			}
+			return nil
+		},
+		"list": func(ctx context.Context, e *cmdEnv, args []string) error {
+			fs := newFlagSet(e, "targets list", "targets list")
+			c := remoteFlags(fs, e)
+			if _, err := parseFlags(fs, args); err != nil {
+				return err
+			}
+			ts, err := c.Targets(ctx)
+			if err != nil {
+				return err
+			}
+			return printJSON(e, ts)
+		},
+	})
+}
+
+func runFlags(ctx context.Context, e *cmdEnv, args []string) error {
+	return subcommand(ctx, e, "flags", args, map[string]func(context.Context, *cmdEnv, []string) error{
+		"list": func(ctx context.Context, e *cmdEnv, args []string) error {
+			fs := newFlagSet(e, "flags list", "flags list [--target T] [--category C] [--status S] [--sweep ID] [--since TIME] [--until TIME] [--limit N] [--offset N]")
+			c := remoteFlags(fs, e)
+			names := []string{"target", "category", "status", "sweep", "since", "until", "limit", "offset"}
+			vals := map[string]*string{}
+			for _, n := range names {
+				vals[n] = fs.String(n, "", "filter: "+n)
+			}
+			if _, err := parseFlags(fs, args); err != nil {
+				return err
+			}
+			q := url.Values{}
+			for _, n := range names {
+				if *vals[n] != "" {
+					q.Set(n, *vals[n])
+				}
+			}
+			fl, err := c.Flags(ctx, q)
+			if err != nil {
+				return err
+			}
+			return printJSON(e, fl)
+		},
+		"show": func(ctx context.Context, e *cmdEnv, args []string) error {
+			fs := newFlagSet(e, "flags show", "flags show FLAG_ID")
+			c := remoteFlags(fs, e)
+			pos, err := parseFlags(fs, args)
+			if err != nil {
+				return err
+			}
+			if len(pos) != 1 {
+				return usageError{"want one flag ID"}
+			}
+			f, err := c.Flag(ctx, pos[0])
+			if err != nil {
+				return err
+			}
+			return printJSON(e, f)
+		},
+	})
+}
+
+func runReview(ctx context.Context, e *cmdEnv, args []string) error {
+	fs := newFlagSet(e, "review", "review FLAG_ID --decision confirmed|dismissed [--note TEXT]")
+	c := remoteFlags(fs, e)
+	decision := fs.String("decision", "", "confirmed or dismissed")
+	note := fs.String("note", "", "why")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || *decision == "" {
+		return usageError{"want one flag ID and --decision"}
+	}
+	f, err := c.Review(ctx, pos[0], *decision, *note)
+	if err != nil {
+		return err
+	}
+	return printJSON(e, f)
+}
+
+func runCapture(ctx context.Context, e *cmdEnv, args []string) error {
+	get := func(object string) func(context.Context, *cmdEnv, []string) error {
+		return func(ctx context.Context, e *cmdEnv, args []string) error {
+			fs := newFlagSet(e, "capture "+object, "capture "+object+" CAPTURE_ID [-o FILE]")
+			c := remoteFlags(fs, e)
+			out := fs.String("o", "", "write to FILE instead of standard output")
+			pos, err := parseFlags(fs, args)
+			if err != nil {
+				return err
+			}
+			if len(pos) != 1 {
+				return usageError{"want one capture ID"}
+			}
+			var w io.Writer = e.out
+			if *out != "" {
+				f, err := os.Create(*out)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				w = f
+			}
+			return c.Download(ctx, pos[0], object, w)
+		}
+	}
+	return subcommand(ctx, e, "capture", args, map[string]func(context.Context, *cmdEnv, []string) error{
+		"warc":     get("warc"),
+		"manifest": get("manifest"),
+		"show": func(ctx context.Context, e *cmdEnv, args []string) error {
+			fs := newFlagSet(e, "capture show", "capture show CAPTURE_ID")
+			c := remoteFlags(fs, e)
+			pos, err := parseFlags(fs, args)
+			if err != nil {
+				return err
+			}
+			if len(pos) != 1 {
+				return usageError{"want one capture ID"}
+			}
+			cv, err := c.Capture(ctx, pos[0])
+			if err != nil {
+				return err
+			}
+			return printJSON(e, cv)
+		},
+	})
+}

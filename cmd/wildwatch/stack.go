@@ -1,0 +1,184 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/wildwatch/wildwatch"
+	"github.com/wildwatch/wildwatch/crawler"
+	"github.com/wildwatch/wildwatch/rules"
+	"github.com/wildwatch/wildwatch/storage"
+	"github.com/wildwatch/wildwatch/workers"
+)
+
+// serviceOptions say where the queue, catalog, evidence and key are. Each
+// empty option means the embedded default under --data.
+type serviceOptions struct {
+	dataDir     string
+	redisURL    string
+	databaseDSN string
+	s3Endpoint  string
+	s3Bucket    string
+	s3Region    string
+	s3Secure    bool
+	s3Create    bool
+	s3AccessKey string
+	s3SecretKey string
+	keyPath     string
+	rulesPath   string
+}
+
+func (o *serviceOptions) register(fs *flag.FlagSet, getenv func(string) string) {
+	fs.StringVar(&o.dataDir, "data", cmp.Or(getenv("WILDWATCH_DATA"), "data"), "directory for embedded state: catalog, evidence, keys (env WILDWATCH_DATA)")
+	fs.StringVar(&o.redisURL, "redis", getenv("WILDWATCH_REDIS"), "queue Redis URL, redis://host:6379/0; empty runs an in-process Redis whose queue is lost on restart (env WILDWATCH_REDIS)")
+	fs.StringVar(&o.databaseDSN, "database", getenv("WILDWATCH_DATABASE"), "catalog: postgres://… URL or SQLite file; empty means DATA/wildwatch.db (env WILDWATCH_DATABASE)")
+	fs.StringVar(&o.s3Endpoint, "s3-endpoint", getenv("WILDWATCH_S3_ENDPOINT"), "S3 endpoint host:port for evidence; empty keeps evidence in DATA/evidence (env WILDWATCH_S3_ENDPOINT)")
+	fs.StringVar(&o.s3Bucket, "s3-bucket", cmp.Or(getenv("WILDWATCH_S3_BUCKET"), "wildwatch-evidence"), "S3 bucket for evidence (env WILDWATCH_S3_BUCKET)")
+	fs.StringVar(&o.s3Region, "s3-region", getenv("WILDWATCH_S3_REGION"), "S3 region (env WILDWATCH_S3_REGION)")
+	fs.BoolVar(&o.s3Secure, "s3-tls", getenv("WILDWATCH_S3_TLS") != "false", "use HTTPS for S3 (env WILDWATCH_S3_TLS=false turns it off)")
+	fs.BoolVar(&o.s3Create, "s3-create-bucket", false, "create the S3 bucket when it does not exist")
+	o.s3AccessKey = getenv("WILDWATCH_S3_ACCESS_KEY")
+	o.s3SecretKey = getenv("WILDWATCH_S3_SECRET_KEY")
+	fs.StringVar(&o.keyPath, "key", getenv("WILDWATCH_KEY"), "Ed25519 evidence signing key (PEM); created on first start; empty means DATA/keys/evidence.key (env WILDWATCH_KEY)")
+	fs.StringVar(&o.rulesPath, "rules", getenv("WILDWATCH_RULES"), "rule set YAML; empty uses the built-in default (env WILDWATCH_RULES)")
+}
+
+func (o *serviceOptions) signingKeyPath() string {
+	return cmp.Or(o.keyPath, filepath.Join(o.dataDir, "keys", "evidence.key"))
+}
+
+// stack is every part a worker or the API needs, built from options.
+type stack struct {
+	redisURL string
+	embedded *workers.EmbeddedRedis
+	catalog  *storage.Catalog
+	store    wildwatch.EvidenceStore
+	signer   *storage.Signer
+	fetcher  *crawler.Fetcher
+	matcher  *rules.Matcher
+}
+
+func openStack(ctx context.Context, o serviceOptions, logger *slog.Logger) (_ *stack, err error) {
+	s := &stack{redisURL: o.redisURL}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	if err := os.MkdirAll(o.dataDir, 0o755); err != nil {
+		return nil, err
+	}
+	if s.redisURL == "" {
+		if s.embedded, err = workers.StartEmbeddedRedis(); err != nil {
+			return nil, err
+		}
+		s.redisURL = s.embedded.URL()
+		logger.Warn("queue is an in-process Redis: work still queued when the process stops is lost and sweeps must be started again; give --redis for a durable queue")
+	}
+	dsn := cmp.Or(o.databaseDSN, filepath.Join(o.dataDir, "wildwatch.db"))
+	if s.catalog, err = storage.OpenCatalog(ctx, storage.CatalogConfig{DSN: dsn, Logger: logger}); err != nil {
+		return nil, fmt.Errorf("opening catalog: %w", err)
+	}
+	if s.store, err = openEvidenceStore(ctx, o, logger); err != nil {
+		return nil, err
+	}
+	if s.signer, err = storage.LoadOrCreateKey(o.signingKeyPath()); err != nil {
+		return nil, fmt.Errorf("signing key: %w", err)
+	}
+	s.fetcher = crawler.New(crawler.Config{Logger: logger})
+	if s.matcher, err = loadMatcher(o.rulesPath); err != nil {
+		return nil, err
+	}
+	logger.Info("services ready", "catalog", s.catalog.Dialect(), "evidence", describeStore(o), "rules", s.matcher.Version(),
+		"key", storage.Fingerprint(s.signer.PublicKey()))
+	return s, nil
+}
+
+func openEvidenceStore(ctx context.Context, o serviceOptions, logger *slog.Logger) (wildwatch.EvidenceStore, error) {
+	if o.s3Endpoint == "" {
+		d, err := storage.NewDir(filepath.Join(o.dataDir, "evidence"))
+		if err != nil {
+			return nil, fmt.Errorf("evidence directory: %w", err)
+		}
+		return d, nil
+	}
+	if o.s3AccessKey == "" || o.s3SecretKey == "" {
+		return nil, errors.New("S3 evidence needs WILDWATCH_S3_ACCESS_KEY and WILDWATCH_S3_SECRET_KEY")
+	}
+	s3, err := storage.NewS3(ctx, storage.S3Config{
+		Endpoint: o.s3Endpoint, Bucket: o.s3Bucket, Region: o.s3Region, Secure: o.s3Secure,
+		AccessKey: o.s3AccessKey, SecretKey: o.s3SecretKey, CreateBucket: o.s3Create, Logger: logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("S3 evidence store: %w", err)
+	}
+	return s3, nil
+}
+
+func describeStore(o serviceOptions) string {
+	if o.s3Endpoint == "" {
+		return "dir:" + filepath.Join(o.dataDir, "evidence")
+	}
+	return "s3:" + o.s3Endpoint + "/" + o.s3Bucket
+}
+
+func loadMatcher(path string) (*rules.Matcher, error) {
+	rs := rules.Default()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		if rs, err = rules.Parse(path, b); err != nil {
+			return nil, err
+		}
+	}
+	m, err := rules.Compile(rs)
+	if err != nil {
+		return nil, fmt.Errorf("compiling rules: %w", err)
+	}
+	return m, nil
+}
+
+// evidence returns the evidence writer over the stack's store and key.
+func (s *stack) evidence(logger *slog.Logger) *storage.Evidence {
+	return &storage.Evidence{Store: s.store, Signer: s.signer, Logger: logger}
+}
+
+// newWorker builds a worker on the stack.
+func (s *stack) newWorker(logger *slog.Logger, concurrency int, queues string) (*workers.Worker, error) {
+	cfg := workers.Config{
+		RedisURL:    s.redisURL,
+		Concurrency: concurrency,
+		Catalog:     s.catalog,
+		Evidence:    s.evidence(logger),
+		Fetcher:     s.fetcher,
+		Matcher:     s.matcher,
+		Logger:      logger,
+	}
+	if queues != "" {
+		cfg.Queues = map[string]int{}
+		for _, q := range strings.Split(queues, ",") {
+			if q = strings.TrimSpace(q); q != "" {
+				cfg.Queues[q] = cmp.Or(workers.DefaultQueues[q], 1)
+			}
+		}
+	}
+	return workers.NewWorker(cfg)
+}
+
+func (s *stack) close() {
+	if s.catalog != nil {
+		_ = s.catalog.Close()
+	}
+	if s.embedded != nil {
+		s.embedded.Stop()
+	}
+}

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/wildwatch/wildwatch"
+	"github.com/wildwatch/wildwatch/crawler"
+	"github.com/wildwatch/wildwatch/workers"
+)
+
+func runSweep(ctx context.Context, e *cmdEnv, args []string) error {
+	return subcommand(ctx, e, "sweep", args, map[string]func(context.Context, *cmdEnv, []string) error{
+		"run":    runSweepRun,
+		"start":  runSweepStart,
+		"status": runSweepStatus,
+		"list":   runSweepList,
+	})
+}
+
+// sweepSummary is the last line `sweep run` prints.
+type sweepSummary struct {
+	Sweep    string `json:"sweep"`
+	Status   string `json:"status"`
+	Pages    int    `json:"pages"`
+	Listings int    `json:"listings"`
+	Captures int    `json:"captures"`
+	Flags    int    `json:"flags"`
+	Errors   int    `json:"errors"`
+}
+
+func summarize(s wildwatch.Sweep) sweepSummary {
+	c := s.Counts
+	return sweepSummary{Sweep: s.ID, Status: s.Status, Pages: c.Pages, Listings: c.Listings, Captures: c.Captures, Flags: c.Flags, Errors: c.Errors}
+}
+
+// runSweepRun sweeps one target file to the end in the foreground, on the
+// same tasks, queue and stores as the daemon.
+func runSweepRun(ctx context.Context, e *cmdEnv, args []string) error {
+	fs := newFlagSet(e, "sweep run", "sweep run TARGET.yaml [--data DIR] [flags]")
+	var o serviceOptions
+	o.register(fs, e.getenv)
+	concurrency := fs.Int("concurrency", 8, "tasks handled at once")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{"want exactly one target file"}
+	}
+	src, err := os.ReadFile(pos[0])
+	if err != nil {
+		return err
+	}
+	t, err := crawler.ParseTarget(pos[0], src)
+	if err != nil {
+		return err
+	}
+	st, err := openStack(ctx, o, e.logger)
+	if err != nil {
+		return err
+	}
+	defer st.close()
+	if err := st.catalog.PutTarget(ctx, t, src); err != nil {
+		return err
+	}
+	w, err := st.newWorker(e.logger, *concurrency, "")
+	if err != nil {
+		return err
+	}
+	if err := w.Start(ctx); err != nil {
+		return err
+	}
+	defer stopWithin(ctx, w.Stop, 15*time.Second)
+	queue, err := workers.NewClient(st.redisURL, st.catalog)
+	if err != nil {
+		return err
+	}
+	defer queue.Close()
+	sw, err := queue.StartSweep(ctx, t.Name)
+	if err != nil {
+		return err
+	}
+	e.logger.Info("sweep started", "sweep", sw.ID, "target", t.Name)
+
+	sw, err = waitSweep(ctx, sw.ID, 250*time.Millisecond, func(ctx context.Context, id string) (wildwatch.Sweep, error) {
+		return st.catalog.GetSweep(ctx, id)
+	}, func(s wildwatch.Sweep) {
+		e.logger.Info("sweep progress", "sweep", s.ID, "pages", s.Counts.Pages, "listings", s.Counts.Listings,
+			"captures", s.Counts.Captures, "flags", s.Counts.Flags, "errors", s.Counts.Errors, "pending", s.Counts.Pending)
+	})
+	if err != nil {
+		return err
+	}
+	b, _ := json.Marshal(summarize(sw))
+	fmt.Fprintln(e.out, string(b))
+	if sw.Status != wildwatch.SweepFinished {
+		return exitError{1}
+	}
+	return nil
+}
+
+// waitSweep polls a sweep until it is finished or failed, reporting
+// progress every few seconds.
+func waitSweep(ctx context.Context, id string, every time.Duration, get func(context.Context, string) (wildwatch.Sweep, error), progress func(wildwatch.Sweep)) (wildwatch.Sweep, error) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	lastReport := time.Now()
+	for {
+		s, err := get(ctx, id)
+		if err != nil {
+			return s, err
+		}
+		if s.Status == wildwatch.SweepFinished || s.Status == wildwatch.SweepFailed {
+			return s, nil
+		}
+		if time.Since(lastReport) >= 5*time.Second {
+			progress(s)
+			lastReport = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return s, ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+func runSweepStart(ctx context.Context, e *cmdEnv, args []string) error {
+	fs := newFlagSet(e, "sweep start", "sweep start TARGET_NAME [--follow]")
+	c := remoteFlags(fs, e)
+	follow := fs.Bool("follow", false, "wait for the sweep to end, reporting progress; print its summary")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{"want one target name"}
+	}
+	sw, err := c.StartSweep(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	if !*follow {
+		return printJSON(e, sw)
+	}
+	e.logger.Info("sweep started", "sweep", sw.ID)
+	sw, err = waitSweep(ctx, sw.ID, time.Second, func(ctx context.Context, id string) (wildwatch.Sweep, error) {
+		d, err := c.Sweep(ctx, id)
+		return d.Sweep, err
+	}, func(s wildwatch.Sweep) {
+		e.logger.Info("sweep progress", "sweep", s.ID, "pages", s.Counts.Pages, "listings", s.Counts.Listings,
+			"captures", s.Counts.Captures, "flags", s.Counts.Flags, "errors", s.Counts.Errors, "pending", s.Counts.Pending)
+	})
+	if err != nil {
+		return err
+	}
+	b, _ := json.Marshal(summarize(sw))
+	fmt.Fprintln(e.out, string(b))
+	return nil
+}
+
+func runSweepStatus(ctx context.Context, e *cmdEnv, args []string) error {
+	fs := newFlagSet(e, "sweep status", "sweep status SWEEP_ID")
+	c := remoteFlags(fs, e)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{"want one sweep ID"}
+	}
+	d, err := c.Sweep(ctx, pos[0])
+	if err != nil {
+		return err
+	}
+	return printJSON(e, d)
+}
+
+func runSweepList(ctx context.Context, e *cmdEnv, args []string) error {
+	fs := newFlagSet(e, "sweep list", "sweep list [--target NAME]")
+	c := remoteFlags(fs, e)
+	target := fs.String("target", "", "only this target's sweeps")
+	if _, err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	sws, err := c.Sweeps(ctx, *target)
+	if err != nil {
+		return err
+	}
+	return printJSON(e, sws)
+}

@@ -1,0 +1,212 @@
+package crawler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gocolly/colly/v2"
+
+	"github.com/wildwatch/wildwatch"
+)
+
+// Config configures a Fetcher. The zero value is ready to use.
+type Config struct {
+	// Logger receives debug lines for fetches; nil discards them.
+	Logger *slog.Logger
+	// Transport, when set, replaces the built-in transports. It is meant for
+	// tests: the connect-time address guard lives in the built-in dialer, so
+	// with a custom Transport only literal IP addresses in URLs are guarded.
+	Transport http.RoundTripper
+	// Limiter spaces and bounds requests per host; nil means a HostLimiter
+	// private to this Fetcher. Pass one Limiter to every Fetcher of a
+	// process, or a shared one to bound several processes together.
+	Limiter Limiter
+	// RobotsTTL is how long the robots.txt answers of a target are kept
+	// before they are asked for again (default 1h).
+	RobotsTTL time.Duration
+}
+
+// Fetcher fetches pages for targets, one request per Fetch call, and is
+// safe for concurrent use. Close it to drop idle connections.
+type Fetcher struct {
+	log       *slog.Logger
+	limiter   Limiter
+	robotsTTL time.Duration
+
+	// guarded dials public addresses only; open dials anything, for targets
+	// that allow private addresses. They pool connections apart, so a
+	// connection made for one kind is never reused by the other.
+	guarded, open http.RoundTripper
+	owned         []*http.Transport
+	// policy is the guard's rule for resolved addresses.
+	policy dialPolicy
+
+	mu         sync.Mutex
+	collectors map[string]*collectorEntry
+
+	states sync.Map // fetch id → *fetchState
+	nextID atomic.Uint64
+}
+
+// New returns a Fetcher.
+func New(cfg Config) *Fetcher {
+	f := &Fetcher{
+		log:        cfg.Logger,
+		limiter:    cfg.Limiter,
+		robotsTTL:  cfg.RobotsTTL,
+		policy:     publicOnly,
+		collectors: make(map[string]*collectorEntry),
+	}
+	if f.log == nil {
+		f.log = slog.New(slog.DiscardHandler)
+	}
+	if f.limiter == nil {
+		f.limiter = &HostLimiter{}
+	}
+	if f.robotsTTL <= 0 {
+		f.robotsTTL = time.Hour
+	}
+	if cfg.Transport != nil {
+		f.guarded, f.open = cfg.Transport, cfg.Transport
+		return f
+	}
+	guarded := newTransport(func(ap netip.AddrPort) error { return f.policy(ap) })
+	open := newTransport(nil)
+	f.guarded, f.open = guarded, open
+	f.owned = []*http.Transport{guarded, open}
+	return f
+}
+
+func newTransport(policy dialPolicy) *http.Transport {
+	return &http.Transport{
+		// No proxy: the guard checks the address actually connected to,
+		// and libraries read no environment.
+		Proxy:                 nil,
+		DialContext:           guardedDialer(policy).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          100,
+		MaxIdleConnsPerHost:   4,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+}
+
+// Close drops idle connections. In-flight fetches finish normally.
+func (f *Fetcher) Close() {
+	for _, t := range f.owned {
+		t.CloseIdleConnections()
+	}
+}
+
+// Fetch fetches rawURL for target t with one GET request, following
+// redirects within the target's allowed hosts. t's defaults are applied.
+//
+// Errors are *FetchError. For a response with a status outside 2xx the
+// Capture is returned along with the error.
+func (f *Fetcher) Fetch(ctx context.Context, t wildwatch.Target, rawURL string) (*wildwatch.Capture, error) {
+	t = t.WithDefaults()
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, &FetchError{Kind: wildwatch.ErrKindHTTP, URL: rawURL, Err: errors.New("not an absolute http(s) URL")}
+	}
+	if !hostAllowed(t, u.Hostname()) {
+		return nil, &FetchError{Kind: wildwatch.ErrKindGuard, URL: rawURL, Err: ErrHostNotAllowed}
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, time.Duration(t.Limits.Timeout))
+	defer cancel()
+	ctx = context.WithValue(ctx, pageRequestKey{}, true)
+
+	entry := f.collector(t)
+	c := entry.c.Clone()
+	c.Context = ctx
+	id := strconv.FormatUint(f.nextID.Add(1), 10)
+	st := &fetchState{ctx: ctx}
+	f.states.Store(id, st)
+	defer f.states.Delete(id)
+	c.Headers = &http.Header{fetchHeader: []string{id}}
+
+	var resp *colly.Response
+	c.OnResponse(func(r *colly.Response) { resp = r })
+
+	started := time.Now().UTC()
+	leave := func(bool) {}
+	if t.ObeysRobots() {
+		if leave, err = entry.robots.enter(ctx, u.Host); err != nil {
+			return nil, classify(rawURL, fmt.Errorf("waiting for robots.txt of %s: %w", u.Host, err))
+		}
+	}
+	err = c.Visit(rawURL)
+	// A response or a refusal means colly has robots.txt cached.
+	leave(resp != nil || errors.Is(err, colly.ErrRobotsTxtBlocked))
+	if resp == nil {
+		if err == nil {
+			err = errors.New("no response")
+		}
+		fe := classify(rawURL, err)
+		f.log.DebugContext(ctx, "fetch failed", "target", t.Name, "url", rawURL, "kind", fe.Kind, "err", err)
+		return nil, fe
+	}
+	if err != nil {
+		f.log.DebugContext(ctx, "after response", "target", t.Name, "url", rawURL, "err", err)
+	}
+
+	capture, err := f.capture(t, rawURL, st, resp.StatusCode, started)
+	if err != nil {
+		return nil, classify(rawURL, err)
+	}
+	f.log.DebugContext(ctx, "fetched", "target", t.Name, "url", rawURL, "status", capture.Status,
+		"bytes", len(capture.Body), "truncated", capture.Truncated)
+	if fe := statusError(rawURL, capture.Status, capture.Header, time.Now()); fe != nil {
+		return capture, fe
+	}
+	return capture, nil
+}
+
+// capture builds the Capture from the final hop of a fetch.
+func (f *Fetcher) capture(t wildwatch.Target, rawURL string, st *fetchState, status int, started time.Time) (*wildwatch.Capture, error) {
+	h := st.final()
+	if h == nil {
+		return nil, fmt.Errorf("no request recorded for %s", rawURL)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	body := append([]byte(nil), h.body.Bytes()...)
+	truncated := int64(len(body)) > t.Limits.MaxBodyBytes
+	if truncated {
+		body = body[:t.Limits.MaxBodyBytes]
+	}
+	fetched := h.doneAt
+	if fetched.IsZero() {
+		fetched = time.Now().UTC()
+	}
+	c := &wildwatch.Capture{
+		Target:        t.Name,
+		URL:           rawURL,
+		FinalURL:      h.url.String(),
+		RemoteIP:      h.remoteIP,
+		StartedAt:     started,
+		FetchedAt:     fetched,
+		Status:        status,
+		UserAgent:     t.UserAgent,
+		RequestHeader: h.sent,
+		Header:        h.header,
+		Proto:         h.proto,
+		Body:          body,
+		Truncated:     truncated,
+	}
+	if isText(h.header.Get("Content-Type")) {
+		c.Text, c.Charset = DecodeText(body, h.header.Get("Content-Type"))
+	}
+	return c, nil
+}

@@ -1,0 +1,118 @@
+package crawler
+
+import (
+	"context"
+	"math"
+	"sync"
+	"time"
+)
+
+// Limiter decides when a request to a host may start. Acquire blocks until
+// the request may be sent, or ctx ends, and returns a release func to call
+// once the response has been read. The local HostLimiter works inside one
+// process; a limiter shared through Redis can replace it to bound all
+// workers together.
+type Limiter interface {
+	Acquire(ctx context.Context, host string, rule LimitRule) (release func(), err error)
+}
+
+// LimitRule is the politeness asked for one host.
+type LimitRule struct {
+	// RequestsPerSecond spaces the starts of requests; zero or negative
+	// means no spacing.
+	RequestsPerSecond float64
+	// Concurrency bounds the requests in flight; zero or negative means one.
+	Concurrency int
+}
+
+// interval is the least time between two request starts.
+func (r LimitRule) interval() time.Duration {
+	if r.RequestsPerSecond <= 0 || math.IsInf(r.RequestsPerSecond, 1) || math.IsNaN(r.RequestsPerSecond) {
+		return 0
+	}
+	return time.Duration(float64(time.Second) / r.RequestsPerSecond)
+}
+
+// HostLimiter is the in-process Limiter: per host, at most Concurrency
+// requests in flight and request starts at least 1/RequestsPerSecond apart.
+// It keeps a few bytes for every host it has seen, which the allowed hosts
+// of the targets bound. The zero value is ready to use.
+type HostLimiter struct {
+	mu    sync.Mutex
+	hosts map[string]*hostState
+}
+
+var _ Limiter = (*HostLimiter)(nil)
+
+type hostState struct {
+	inFlight int
+	// next is the earliest start of the next request.
+	next time.Time
+	// freed is closed and replaced whenever a request in flight ends.
+	freed chan struct{}
+}
+
+// Acquire implements Limiter.
+func (l *HostLimiter) Acquire(ctx context.Context, host string, rule LimitRule) (func(), error) {
+	limit := max(rule.Concurrency, 1)
+	l.mu.Lock()
+	h := l.state(host)
+	for h.inFlight >= limit {
+		freed := h.freed
+		l.mu.Unlock()
+		select {
+		case <-freed:
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		}
+		l.mu.Lock()
+	}
+	if err := ctx.Err(); err != nil {
+		l.mu.Unlock()
+		return nil, context.Cause(ctx)
+	}
+	h.inFlight++
+	now := time.Now()
+	start := now
+	if h.next.After(now) {
+		start = h.next
+	}
+	if iv := rule.interval(); iv > 0 {
+		h.next = start.Add(iv)
+	}
+	l.mu.Unlock()
+
+	var once sync.Once
+	release := func() {
+		once.Do(func() {
+			l.mu.Lock()
+			h.inFlight--
+			close(h.freed)
+			h.freed = make(chan struct{})
+			l.mu.Unlock()
+		})
+	}
+	if wait := time.Until(start); wait > 0 {
+		timer := time.NewTimer(wait)
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+		case <-ctx.Done():
+			release()
+			return nil, context.Cause(ctx)
+		}
+	}
+	return release, nil
+}
+
+func (l *HostLimiter) state(host string) *hostState {
+	if l.hosts == nil {
+		l.hosts = make(map[string]*hostState)
+	}
+	h, ok := l.hosts[host]
+	if !ok {
+		h = &hostState{freed: make(chan struct{})}
+		l.hosts[host] = h
+	}
+	return h
+}

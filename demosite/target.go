@@ -1,0 +1,120 @@
+package demosite
+
+import (
+	"bytes"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"text/template"
+)
+
+// DefaultBaseURL is where deploy/examples/demo-target.yaml expects the site.
+const DefaultBaseURL = "http://127.0.0.1:8090"
+
+// searchQueries are the searches the demo target runs besides the "all"
+// category. Their results overlap with it and with each other.
+var searchQueries = []string{"ivory", "象牙", "tiger"}
+
+// targetTmpl is deploy/examples/demo-target.yaml with the base URL and the
+// allowed hosts left open. A test keeps the file equal to
+// TargetYAML(DefaultBaseURL).
+var targetTmpl = template.Must(template.New("target").Parse(`# The target for wildwatch's bundled demo marketplace (package demosite).
+# It is generated: demosite.TargetYAML returns it for the site at any
+# address, and "go test ./demosite -update" rewrites this file from it.
+
+# name identifies the target in the catalog (lower case, digits, - and _).
+name: demo
+# platform is the human label for the marketplace.
+platform: demo-market
+# allowed_hosts are the host names (without port) the crawler may fetch
+# from; links to any other host are ignored.
+allowed_hosts:
+{{- range .Hosts}}
+  - {{.}}
+{{- end}}
+# start_urls are the index pages a sweep begins with. The "all" category
+# pages through every listing the site links to.
+start_urls:
+  - {{.Base}}/category/all
+# search adds one index page per query: {query} in url_template is replaced
+# by the URL-escaped term. The results overlap with the "all" category and
+# with each other, so a sweep has to deduplicate listing URLs.
+search:
+  url_template: "{{.Base}}/search?q={query}"
+  queries:
+{{- range .Queries}}
+    - {{.}}
+{{- end}}
+# selectors are CSS selectors for links on index pages and fields on
+# listing pages.
+selectors:
+  # listing_links are the links from an index page to listing pages.
+  listing_links: a.listing-link
+  # next_page is the link to the next index page; absent on the last page.
+  next_page: a.next
+  fields:
+    # Each field selector reads the text of the first element it matches.
+    title: h1.title
+    description: div.description
+    price: span.price
+    currency: span.currency
+    seller: span.seller
+    location: span.location
+    # images reads the src of every photo.
+    images: img.photo
+    # lang is left out: each listing page names its language in <html lang>.
+# limits bound one sweep.
+limits:
+  # max_pages bounds the index pages fetched per start URL; the "all"
+  # category has fewer than 25.
+  max_pages: 50
+  # max_listings bounds the listings captured per sweep; the site links to
+  # fewer than 400.
+  max_listings: 1000
+  # max_body_bytes bounds one response body; the largest page is a few KiB.
+  max_body_bytes: 1048576
+  # timeout bounds one request; one listing page answers only after 3s.
+  timeout: 30s
+  # max_redirects bounds the redirects followed for one request; one link
+  # goes through /go/<id> to its listing.
+  max_redirects: 5
+# politeness bounds how hard the crawler works the host.
+politeness:
+  # requests_per_second per host; the demo site is local and fast.
+  requests_per_second: 20
+  # concurrency is the number of requests in flight per host.
+  concurrency: 4
+  # obey_robots makes the crawler read robots.txt, which disallows /private/.
+  obey_robots: true
+  # allow_private_addresses lets the crawler connect to loopback and private
+  # addresses; the demo site runs on 127.0.0.1. Never set it for a real
+  # marketplace.
+  allow_private_addresses: true
+# user_agent is left out, so the default User-Agent, which identifies
+# wildwatch, is sent.
+`))
+
+// TargetYAML returns the demo target, as in
+// deploy/examples/demo-target.yaml, for the site served at baseURL (as
+// "http://127.0.0.1:8090").
+func TargetYAML(baseURL string) []byte {
+	base := strings.TrimRight(baseURL, "/")
+	hosts := []string{"127.0.0.1", "localhost"}
+	if u, err := url.Parse(base); err == nil && u.Hostname() != "" && !slices.Contains(hosts, u.Hostname()) {
+		hosts = append([]string{u.Hostname()}, hosts...)
+	}
+	var quoted []string
+	for _, h := range hosts {
+		quoted = append(quoted, strconv.Quote(h))
+	}
+	var b bytes.Buffer
+	err := targetTmpl.Execute(&b, struct {
+		Base           string
+		Hosts, Queries []string
+	}{base, quoted, searchQueries})
+	if err != nil {
+		panic("demosite: target template: " + err.Error()) // the template and its data are fixed
+	}
+	return b.Bytes()
+}

@@ -1,0 +1,229 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/wildwatch/wildwatch"
+)
+
+// CreateSweep records a new sweep of t. The sweep keeps a copy of t, so that
+// editing the target later does not change what the sweep was started with
+// (see SweepTarget). s.ID is required; s.Target defaults to t.Name and must
+// equal it when set; s.Status defaults to queued and s.CreatedAt to now.
+// Creating a sweep whose ID exists already changes nothing and is not an
+// error, so a retried task may call it again.
+func (c *Catalog) CreateSweep(ctx context.Context, s wildwatch.Sweep, t wildwatch.Target) error {
+	if s.ID == "" {
+		return fmt.Errorf("creating sweep: empty id: %w", ErrInvalid)
+	}
+	if s.Target == "" {
+		s.Target = t.Name
+	}
+	if s.Target == "" || s.Target != t.Name {
+		return fmt.Errorf("creating sweep %s: sweep target %q and target %q differ: %w", s.ID, s.Target, t.Name, ErrInvalid)
+	}
+	if s.Status == "" {
+		s.Status = wildwatch.SweepQueued
+	}
+	if !validSweepStatus(s.Status) {
+		return fmt.Errorf("creating sweep %s: status %q: %w", s.ID, s.Status, ErrInvalid)
+	}
+	if s.CreatedAt.IsZero() {
+		s.CreatedAt = catalogNow()
+	}
+	var finished sql.NullInt64
+	if s.FinishedAt != nil {
+		finished = sql.NullInt64{Int64: unixMicros(*s.FinishedAt), Valid: true}
+	}
+	spec, err := json.Marshal(t)
+	if err != nil {
+		return fmt.Errorf("creating sweep %s: %w", s.ID, err)
+	}
+	_, err = c.db.ExecContext(ctx, `INSERT INTO sweeps (id, target, status, created_at, updated_at, finished_at, target_spec)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
+		s.ID, s.Target, s.Status, unixMicros(s.CreatedAt), unixMicros(catalogNow()), finished, string(spec))
+	if err != nil {
+		return fmt.Errorf("creating sweep %s: %w", s.ID, err)
+	}
+	return nil
+}
+
+// SweepTarget returns the target as it was when the sweep was created.
+func (c *Catalog) SweepTarget(ctx context.Context, sweepID string) (wildwatch.Target, error) {
+	var spec string
+	err := c.db.QueryRowContext(ctx, `SELECT target_spec FROM sweeps WHERE id = $1`, sweepID).Scan(&spec)
+	if errors.Is(err, sql.ErrNoRows) {
+		return wildwatch.Target{}, fmt.Errorf("sweep %s: %w", sweepID, ErrNotFound)
+	}
+	if err != nil {
+		return wildwatch.Target{}, fmt.Errorf("getting target of sweep %s: %w", sweepID, err)
+	}
+	t, err := decodeTarget(spec)
+	if err != nil {
+		return wildwatch.Target{}, fmt.Errorf("getting target of sweep %s: %w", sweepID, err)
+	}
+	return t, nil
+}
+
+// sweepSelect reads sweeps with their counts in one query: each count is a
+// correlated subquery served by an index on sweep_id.
+const sweepSelect = `SELECT s.id, s.target, s.status, s.created_at, s.finished_at,
+	(SELECT COUNT(*) FROM sweep_tasks t WHERE t.sweep_id = s.id AND t.kind = 'index' AND t.state = 'done'),
+	(SELECT COUNT(*) FROM sweep_tasks t WHERE t.sweep_id = s.id AND t.kind = 'listing'),
+	(SELECT COUNT(*) FROM captures p WHERE p.sweep_id = s.id),
+	(SELECT COUNT(*) FROM flags f WHERE f.sweep_id = s.id),
+	(SELECT COUNT(*) FROM sweep_errors e WHERE e.sweep_id = s.id),
+	(SELECT COUNT(*) FROM sweep_tasks t WHERE t.sweep_id = s.id AND t.state = 'pending')
+	FROM sweeps s`
+
+func scanSweep(r rowScanner) (wildwatch.Sweep, error) {
+	var s wildwatch.Sweep
+	var created int64
+	var finished sql.NullInt64
+	err := r.Scan(&s.ID, &s.Target, &s.Status, &created, &finished,
+		&s.Counts.Pages, &s.Counts.Listings, &s.Counts.Captures, &s.Counts.Flags, &s.Counts.Errors, &s.Counts.Pending)
+	if err != nil {
+		return wildwatch.Sweep{}, err
+	}
+	s.CreatedAt = timeFromMicros(created)
+	if finished.Valid {
+		t := timeFromMicros(finished.Int64)
+		s.FinishedAt = &t
+	}
+	return s, nil
+}
+
+// GetSweep returns the sweep with its counts:
+// Pages are index tasks done, Listings listing tasks in any state, Captures,
+// Flags and Errors the rows recorded for the sweep, Pending the tasks not
+// yet finished.
+func (c *Catalog) GetSweep(ctx context.Context, id string) (wildwatch.Sweep, error) {
+	s, err := scanSweep(c.db.QueryRowContext(ctx, sweepSelect+` WHERE s.id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return wildwatch.Sweep{}, fmt.Errorf("sweep %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return wildwatch.Sweep{}, fmt.Errorf("getting sweep %s: %w", id, err)
+	}
+	return s, nil
+}
+
+// SweepFilter selects sweeps. Zero fields do not filter.
+type SweepFilter struct {
+	// Target keeps the sweeps of one target.
+	Target string
+	// Limit bounds the sweeps returned (default 100, at most 1000).
+	Limit int
+}
+
+// ListSweeps returns sweeps, newest first, with their counts.
+func (c *Catalog) ListSweeps(ctx context.Context, f SweepFilter) ([]wildwatch.Sweep, error) {
+	limit, err := pageLimit(f.Limit)
+	if err != nil {
+		return nil, fmt.Errorf("listing sweeps: %w", err)
+	}
+	var w sqlWhere
+	if f.Target != "" {
+		w.add("s.target = ?", f.Target)
+	}
+	q := sweepSelect + w.String() + ` ORDER BY s.created_at DESC, s.id DESC LIMIT ` + w.arg(limit)
+	rows, err := c.db.QueryContext(ctx, q, w.args...)
+	if err != nil {
+		return nil, fmt.Errorf("listing sweeps: %w", err)
+	}
+	defer rows.Close()
+	ss := []wildwatch.Sweep{}
+	for rows.Next() {
+		s, err := scanSweep(rows)
+		if err != nil {
+			return nil, fmt.Errorf("listing sweeps: %w", err)
+		}
+		ss = append(ss, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing sweeps: %w", err)
+	}
+	return ss, nil
+}
+
+// SetSweepStatus sets a sweep's status. Moving to finished or failed sets
+// FinishedAt (keeping an earlier one); moving back to queued or running
+// clears it.
+func (c *Catalog) SetSweepStatus(ctx context.Context, id, status string) error {
+	if !validSweepStatus(status) {
+		return fmt.Errorf("setting sweep %s status: %q: %w", id, status, ErrInvalid)
+	}
+	q := `UPDATE sweeps SET status = $2, updated_at = $3, finished_at = NULL WHERE id = $1`
+	if status == wildwatch.SweepFinished || status == wildwatch.SweepFailed {
+		q = `UPDATE sweeps SET status = $2, updated_at = $3, finished_at = COALESCE(finished_at, $3) WHERE id = $1`
+	}
+	res, err := c.db.ExecContext(ctx, q, id, status, unixMicros(catalogNow()))
+	if err != nil {
+		return fmt.Errorf("setting sweep %s status: %w", id, err)
+	}
+	n, err := rowsAffected(res)
+	if err != nil {
+		return fmt.Errorf("setting sweep %s status: %w", id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("sweep %s: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// AddSweepError records a failure on a sweep. SweepID is required; At
+// defaults to now.
+func (c *Catalog) AddSweepError(ctx context.Context, e wildwatch.SweepError) error {
+	if e.SweepID == "" {
+		return fmt.Errorf("adding sweep error: empty sweep id: %w", ErrInvalid)
+	}
+	if e.At.IsZero() {
+		e.At = catalogNow()
+	}
+	_, err := c.db.ExecContext(ctx, `INSERT INTO sweep_errors (sweep_id, url, kind, message, occurred_at) VALUES ($1, $2, $3, $4, $5)`,
+		e.SweepID, e.URL, e.Kind, e.Message, unixMicros(e.At))
+	if isForeignKeyViolation(err) {
+		return fmt.Errorf("adding sweep error: sweep %s: %w", e.SweepID, ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("adding error to sweep %s: %w", e.SweepID, err)
+	}
+	return nil
+}
+
+// SweepErrors returns the errors recorded on a sweep, oldest first; none
+// for an unknown sweep.
+func (c *Catalog) SweepErrors(ctx context.Context, sweepID string) ([]wildwatch.SweepError, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT sweep_id, url, kind, message, occurred_at FROM sweep_errors
+		WHERE sweep_id = $1 ORDER BY occurred_at, url, kind, message`, sweepID)
+	if err != nil {
+		return nil, fmt.Errorf("listing errors of sweep %s: %w", sweepID, err)
+	}
+	defer rows.Close()
+	es := []wildwatch.SweepError{}
+	for rows.Next() {
+		var e wildwatch.SweepError
+		var at int64
+		if err := rows.Scan(&e.SweepID, &e.URL, &e.Kind, &e.Message, &at); err != nil {
+			return nil, fmt.Errorf("listing errors of sweep %s: %w", sweepID, err)
+		}
+		e.At = timeFromMicros(at)
+		es = append(es, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing errors of sweep %s: %w", sweepID, err)
+	}
+	return es, nil
+}
+
+func validSweepStatus(s string) bool {
+	switch s {
+	case wildwatch.SweepQueued, wildwatch.SweepRunning, wildwatch.SweepFinished, wildwatch.SweepFailed:
+		return true
+	}
+	return false
+}

@@ -1,0 +1,27 @@
+// Package storage keeps what wildwatch must remember: evidence and the
+// catalog.
+//
+// # Evidence
+//
+// Evidence objects are write-once. Two wildwatch.EvidenceStore
+// implementations hold them and pass one conformance suite
+// (storage/evidencetest): Dir, a local directory of read-only files (the
+// embedded default), and S3, any S3-compatible server through minio-go.
+//
+// Evidence.Record turns one capture into evidence: a gzip WARC 1.1 object
+// (WriteWARC) stored under a content-addressed key, then a manifest naming
+// that object's SHA-256 and size, signed with the deployment's Ed25519 key
+// (Signer) and stored under ManifestKey. VerifyCapture and VerifyPath check
+// a manifest's signature and every object it names, offline when the
+// evidence is a directory.
+//
+// Keys look like
+//
+//	captures/<sweep>/<capture>/<first 16 hex digits of the WARC's SHA-256>.warc.gz
+//	captures/<sweep>/<capture>.manifest.json
+//
+// # Catalog
+//
+// Catalog is the SQL catalog of targets, sweeps, captures, flags and
+// reviews, on SQLite (embedded) or PostgreSQL (shared by many workers).
+package storage

@@ -1,0 +1,344 @@
+package storage
+
+import (
+	"bytes"
+	"cmp"
+	"compress/gzip"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nlnwa/gowarc/v3"
+
+	"github.com/wildwatch/wildwatch"
+)
+
+// Software is the name written into warcinfo records and manifests.
+const Software = "wildwatch"
+
+// WARCParams is what one WARC file records: a capture, what was read from
+// it and what detection decided.
+type WARCParams struct {
+	Capture *wildwatch.Capture
+	Listing wildwatch.Listing
+	Verdict wildwatch.Verdict
+	// Software and SoftwareVersion name the program that made the capture;
+	// defaults Software and wildwatch.Version.
+	Software        string
+	SoftwareVersion string
+	// RuleSet is the "name@version" of the rules that judged the listing;
+	// default Verdict.RuleSet.
+	RuleSet string
+}
+
+func (p WARCParams) withDefaults() WARCParams {
+	p.Software = cmp.Or(p.Software, Software)
+	p.SoftwareVersion = cmp.Or(p.SoftwareVersion, wildwatch.Version)
+	p.RuleSet = cmp.Or(p.RuleSet, p.Verdict.RuleSet)
+	return p
+}
+
+// Headers added to the stored response when the body's framing was
+// rewritten, keeping what the server sent.
+const (
+	headerOrigContentLength    = "X-Wildwatch-Orig-Content-Length"
+	headerOrigTransferEncoding = "X-Wildwatch-Orig-Transfer-Encoding"
+)
+
+// Content types of WARC record blocks.
+const (
+	warcTypeRequest  = "application/http; msgtype=request"
+	warcTypeResponse = "application/http; msgtype=response"
+	warcTypeMetadata = "application/json"
+)
+
+// WriteWARC writes one gzip-compressed WARC 1.1 file for a capture, each
+// record its own gzip member:
+//
+//   - warcinfo: software, format, the sweep, target and rule set;
+//   - request: the request line and Capture.RequestHeader (method GET,
+//     target Capture.FinalURL, else Capture.URL);
+//   - response: the status line, Capture.Header and Capture.Body exactly as
+//     received, with WARC-IP-Address Capture.RemoteIP and WARC-Truncated
+//     "length" when the body was cut. Body is stored after transfer
+//     decoding, so Transfer-Encoding is dropped and Content-Length set to
+//     the stored length; the values the server sent, if different, are kept
+//     as X-Wildwatch-Orig-Transfer-Encoding and
+//     X-Wildwatch-Orig-Content-Length;
+//   - metadata: application/json {"listing": …, "verdict": …}.
+//
+// Every record has a WARC-Record-ID, WARC-Date (the capture's FetchedAt,
+// else StartedAt, in UTC) and SHA-256 block digests; request and response
+// have payload digests; request and metadata name the response in
+// WARC-Concurrent-To. Record IDs are random, so two WARCs of one capture
+// differ.
+//
+// Records are framed here with gowarc's header model (gowarc.WarcFields)
+// rather than its record builder: every gowarc constructor of records or
+// readers calls uuid.EnableRandPool, an unsynchronised write to a global of
+// github.com/google/uuid, which is a data race with any UUID generated
+// concurrently anywhere in the process (asynq makes task IDs that way).
+// The tests read every WARC back with gowarc's strict reader and with
+// webrecorder's warcio.js, which check framing, lengths and digests.
+func WriteWARC(w io.Writer, p WARCParams) error {
+	c := p.Capture
+	if c == nil {
+		return errors.New("writing warc: no capture")
+	}
+	p = p.withDefaults()
+	target := cmp.Or(c.FinalURL, c.URL)
+	u, err := url.Parse(target)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return fmt.Errorf("writing warc: capture %s: bad URL %q", c.ID, target)
+	}
+	if c.Status < 100 || c.Status > 999 {
+		return fmt.Errorf("writing warc: capture %s: bad status %d", c.ID, c.Status)
+	}
+	date := c.FetchedAt
+	if date.IsZero() {
+		date = c.StartedAt
+	}
+	if date.IsZero() {
+		return fmt.Errorf("writing warc: capture %s has no time", c.ID)
+	}
+	date = date.UTC()
+
+	ip, err := warcIP(c.RemoteIP)
+	if err != nil {
+		return fmt.Errorf("writing warc: capture %s: %w", c.ID, err)
+	}
+	ids := struct{ info, request, response, metadata string }{newRecordID(), newRecordID(), newRecordID(), newRecordID()}
+	metadata, err := json.Marshal(struct {
+		Listing wildwatch.Listing `json:"listing"`
+		Verdict wildwatch.Verdict `json:"verdict"`
+	}{p.Listing, p.Verdict})
+	if err != nil {
+		return fmt.Errorf("writing warc: capture %s: %w", c.ID, err)
+	}
+
+	records := []warcRecordSpec{
+		{
+			kind: gowarc.Warcinfo, id: ids.info, contentType: gowarc.ApplicationWarcFields,
+			block: warcInfoBlock(p),
+		},
+		{
+			kind: gowarc.Request, id: ids.request, contentType: warcTypeRequest,
+			target: target, concurrentTo: ids.response,
+			block: requestBlock(c, u),
+		},
+		{
+			kind: gowarc.Response, id: ids.response, contentType: warcTypeResponse,
+			target: target, ip: ip, truncated: c.Truncated,
+			block: responseBlock(c),
+		},
+		{
+			kind: gowarc.Metadata, id: ids.metadata, contentType: warcTypeMetadata,
+			target: target, concurrentTo: ids.response,
+			block: metadata,
+		},
+	}
+	gz := gzip.NewWriter(w)
+	for _, spec := range records {
+		spec.date, spec.warcinfo = date, ids.info
+		if spec.kind == gowarc.Warcinfo {
+			spec.warcinfo = ""
+		}
+		gz.Reset(w)
+		if err := spec.write(gz); err != nil {
+			return fmt.Errorf("writing warc: capture %s: %s record: %w", c.ID, spec.kind, err)
+		}
+		if err := gz.Close(); err != nil {
+			return fmt.Errorf("writing warc: capture %s: %w", c.ID, err)
+		}
+	}
+	return nil
+}
+
+// newRecordID returns a random (version 4) UUID URN.
+func newRecordID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand documents it)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return "urn:uuid:" + h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// warcIP returns the address for WARC-IP-Address: "" when unknown, the
+// address alone when given with a port.
+func warcIP(s string) (string, error) {
+	if s == "" {
+		return "", nil
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a.String(), nil
+	}
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().String(), nil
+	}
+	return "", fmt.Errorf("bad remote IP %q", s)
+}
+
+// warcRecordSpec is one record to write.
+type warcRecordSpec struct {
+	kind         gowarc.RecordType
+	id           string
+	date         time.Time
+	contentType  string
+	target       string
+	ip           string
+	concurrentTo string
+	warcinfo     string
+	truncated    bool
+	block        []byte
+}
+
+var (
+	warcCRLF     = []byte("\r\n")
+	warcCRLFCRLF = []byte("\r\n\r\n")
+)
+
+// write writes the record: version line, header, blank line, block and the
+// two CRLFs that end a record. Request and response blocks get a payload
+// digest over the bytes after their HTTP header.
+func (s warcRecordSpec) write(w io.Writer) error {
+	h := &gowarc.WarcFields{}
+	h.Add(gowarc.WarcType, s.kind.String())
+	h.AddId(gowarc.WarcRecordID, s.id)
+	h.AddTimeNano(gowarc.WarcDate, s.date)
+	if s.target != "" {
+		h.Add(gowarc.WarcTargetURI, s.target)
+	}
+	if s.ip != "" {
+		h.Add(gowarc.WarcIPAddress, s.ip)
+	}
+	if s.concurrentTo != "" {
+		h.AddId(gowarc.WarcConcurrentTo, s.concurrentTo)
+	}
+	if s.warcinfo != "" {
+		h.AddId(gowarc.WarcWarcinfoID, s.warcinfo)
+	}
+	if s.truncated {
+		h.Add(gowarc.WarcTruncated, "length")
+	}
+	h.Add(gowarc.ContentType, s.contentType)
+	h.Add(gowarc.WarcBlockDigest, sha256Label(s.block))
+	if s.kind == gowarc.Request || s.kind == gowarc.Response {
+		i := bytes.Index(s.block, warcCRLFCRLF)
+		if i < 0 {
+			return errors.New("http block without end of header")
+		}
+		h.Add(gowarc.WarcPayloadDigest, sha256Label(s.block[i+len(warcCRLFCRLF):]))
+	}
+	h.AddInt(gowarc.ContentLength, len(s.block))
+
+	var b bytes.Buffer
+	b.WriteString(gowarc.V1_1.String())
+	b.Write(warcCRLF)
+	_, _ = h.Write(&b) // a bytes.Buffer does not fail
+	b.Write(warcCRLF)
+	if _, err := w.Write(b.Bytes()); err != nil {
+		return err
+	}
+	if _, err := w.Write(s.block); err != nil {
+		return err
+	}
+	_, err := w.Write(warcCRLFCRLF)
+	return err
+}
+
+// sha256Label is a WARC digest: "sha256:" and the lower-case hex digest.
+func sha256Label(b []byte) string {
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:])
+}
+
+func warcInfoBlock(p WARCParams) []byte {
+	c := p.Capture
+	var b bytes.Buffer
+	field := func(name, value string) {
+		if value != "" {
+			fmt.Fprintf(&b, "%s: %s\r\n", name, oneLine(value))
+		}
+	}
+	field("software", p.Software+"/"+p.SoftwareVersion)
+	field("format", "WARC File Format 1.1")
+	field("conformsTo", "https://iipc.github.io/warc-specifications/specifications/warc-format/warc-1.1/")
+	field("isPartOf", c.SweepID)
+	field("wildwatch-target", c.Target)
+	field("wildwatch-capture-id", c.ID)
+	field("wildwatch-rule-set", p.RuleSet)
+	field("http-header-user-agent", c.UserAgent)
+	return b.Bytes()
+}
+
+// oneLine keeps a warc-fields value on one line.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\r' || r == '\n' {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
+func httpProto(c *wildwatch.Capture) string {
+	if strings.HasPrefix(c.Proto, "HTTP/") {
+		return c.Proto
+	}
+	return "HTTP/1.1"
+}
+
+// requestBlock reconstructs the request as sent: the request line in
+// origin form, Host, then the captured request header.
+func requestBlock(c *wildwatch.Capture, u *url.URL) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "GET %s %s\r\n", u.RequestURI(), httpProto(c))
+	h := c.RequestHeader.Clone()
+	if h == nil {
+		h = http.Header{}
+	}
+	if h.Get("User-Agent") == "" && c.UserAgent != "" {
+		h.Set("User-Agent", c.UserAgent)
+	}
+	host := h.Get("Host")
+	h.Del("Host")
+	fmt.Fprintf(&b, "Host: %s\r\n", cmp.Or(host, u.Host))
+	_ = h.Write(&b) // a bytes.Buffer does not fail
+	b.WriteString("\r\n")
+	return b.Bytes()
+}
+
+// responseBlock is the status line, the response header with its framing
+// made to agree with the stored body, and the body.
+func responseBlock(c *wildwatch.Capture) []byte {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%s %d %s\r\n", httpProto(c), c.Status, cmp.Or(http.StatusText(c.Status), "Unknown"))
+	h := c.Header.Clone()
+	if h == nil {
+		h = http.Header{}
+	}
+	length := strconv.Itoa(len(c.Body))
+	if te := h.Values("Transfer-Encoding"); len(te) > 0 {
+		h.Del("Transfer-Encoding")
+		h.Set(headerOrigTransferEncoding, strings.Join(te, ", "))
+	}
+	if cl := h.Values("Content-Length"); len(cl) > 0 && (len(cl) != 1 || cl[0] != length) {
+		h.Set(headerOrigContentLength, strings.Join(cl, ", "))
+	}
+	h.Set("Content-Length", length)
+	_ = h.Write(&b)
+	b.WriteString("\r\n")
+	b.Write(c.Body)
+	return b.Bytes()
+}

@@ -1,0 +1,147 @@
+package workers
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"time"
+
+	"github.com/hibiken/asynq"
+
+	"github.com/wildwatch/wildwatch"
+	"github.com/wildwatch/wildwatch/crawler"
+	"github.com/wildwatch/wildwatch/storage"
+)
+
+// Config configures a Worker. The zero value of each optional field means
+// its default.
+type Config struct {
+	// RedisURL is the queue's Redis, "redis://host:port/db" (required).
+	RedisURL string
+	// Queues maps queue names to priorities; DefaultQueues when empty.
+	Queues map[string]int
+	// Concurrency is the number of tasks handled at once (default 8).
+	Concurrency int
+	// MaxRetry is how often a failing step is retried (default 3).
+	MaxRetry int
+	// RetryDelay returns the delay before retry n (default: exponential from
+	// 5s, capped at 5 minutes, or the server's Retry-After).
+	RetryDelay func(n int) time.Duration
+	// ShutdownTimeout bounds how long Stop waits for tasks in flight before
+	// they are returned to the queue (default 10s).
+	ShutdownTimeout time.Duration
+	// PollInterval is how often scheduled and retried tasks are checked
+	// (default 1s).
+	PollInterval time.Duration
+
+	Catalog  *storage.Catalog
+	Evidence *storage.Evidence
+	Fetcher  *crawler.Fetcher
+	Matcher  wildwatch.Matcher
+	Logger   *slog.Logger
+}
+
+func (c Config) withDefaults() Config {
+	if len(c.Queues) == 0 {
+		c.Queues = DefaultQueues
+	}
+	c.Concurrency = cmp.Or(c.Concurrency, 8)
+	c.MaxRetry = cmp.Or(c.MaxRetry, defaultMaxRetry)
+	if c.RetryDelay == nil {
+		c.RetryDelay = defaultRetryDelay
+	}
+	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, 10*time.Second)
+	c.PollInterval = cmp.Or(c.PollInterval, time.Second)
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	switch {
+	case c.RedisURL == "":
+		return errors.New("worker: RedisURL is required")
+	case c.Catalog == nil, c.Evidence == nil, c.Fetcher == nil, c.Matcher == nil:
+		return errors.New("worker: Catalog, Evidence, Fetcher and Matcher are required")
+	}
+	return nil
+}
+
+func defaultRetryDelay(n int) time.Duration {
+	d := 5 * time.Second * time.Duration(math.Pow(2, float64(n)))
+	return min(d, 5*time.Minute)
+}
+
+// Worker handles sweep tasks from the queue.
+type Worker struct {
+	cfg    Config
+	srv    *asynq.Server
+	client *asynq.Client
+}
+
+// NewWorker checks cfg and builds a Worker; Start runs it.
+func NewWorker(cfg Config) (*Worker, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	opt, err := asynq.ParseRedisURI(cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("worker: redis url: %w", err)
+	}
+	srv := asynq.NewServer(opt, asynq.Config{
+		Concurrency: cfg.Concurrency,
+		Queues:      cfg.Queues,
+		RetryDelayFunc: func(n int, err error, _ *asynq.Task) time.Duration {
+			var fe *crawler.FetchError
+			if errors.As(err, &fe) && fe.RetryAfter > 0 {
+				return fe.RetryAfter
+			}
+			return cfg.RetryDelay(n)
+		},
+		Logger:                   slogAdapter{cfg.Logger},
+		LogLevel:                 asynq.WarnLevel,
+		ShutdownTimeout:          cfg.ShutdownTimeout,
+		DelayedTaskCheckInterval: cfg.PollInterval,
+	})
+	return &Worker{cfg: cfg, srv: srv, client: asynq.NewClient(opt)}, nil
+}
+
+// Start begins handling tasks; it returns once the worker is running.
+func (w *Worker) Start(ctx context.Context) error {
+	h := &handlers{
+		enq:      &enqueuer{queue: w.client, catalog: w.cfg.Catalog, maxRetry: w.cfg.MaxRetry},
+		catalog:  w.cfg.Catalog,
+		evidence: w.cfg.Evidence,
+		fetcher:  w.cfg.Fetcher,
+		matcher:  w.cfg.Matcher,
+		logger:   w.cfg.Logger,
+	}
+	if err := w.srv.Start(h.mux()); err != nil {
+		return fmt.Errorf("starting worker: %w", err)
+	}
+	w.cfg.Logger.InfoContext(ctx, "worker started", "queues", w.cfg.Queues, "concurrency", w.cfg.Concurrency)
+	return nil
+}
+
+// Stop stops taking tasks, waits up to ShutdownTimeout for those in flight
+// and returns the rest to the queue.
+func (w *Worker) Stop(ctx context.Context) error {
+	w.srv.Shutdown()
+	return w.client.Close()
+}
+
+// slogAdapter routes asynq's logs into slog.
+type slogAdapter struct{ l *slog.Logger }
+
+func (a slogAdapter) Debug(args ...any) { a.l.Debug(fmt.Sprint(args...), "component", "asynq") }
+func (a slogAdapter) Info(args ...any)  { a.l.Info(fmt.Sprint(args...), "component", "asynq") }
+func (a slogAdapter) Warn(args ...any)  { a.l.Warn(fmt.Sprint(args...), "component", "asynq") }
+func (a slogAdapter) Error(args ...any) { a.l.Error(fmt.Sprint(args...), "component", "asynq") }
+func (a slogAdapter) Fatal(args ...any) {
+	a.l.Error(fmt.Sprint(args...), "component", "asynq", "fatal", true)
+}
