@@ -2,6 +2,7 @@ package rules
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -45,18 +46,25 @@ func MatchLines(ctx context.Context, m *Matcher, r io.Reader, w io.Writer) error
 	enc := json.NewEncoder(bw)
 	enc.SetEscapeHTML(false)
 	line := 0
+	fail := func(err error) error {
+		bw.Flush() // keep the results written so far; err says what stopped
+		return err
+	}
 	for sc.Scan() {
 		line++
 		if err := ctx.Err(); err != nil {
-			return err
+			return fail(err)
 		}
-		b := sc.Bytes()
-		if len(trimSpace(b)) == 0 {
+		b := trimSpace(sc.Bytes())
+		if len(b) == 0 {
 			continue
+		}
+		if b[0] != '{' {
+			return fail(fmt.Errorf("line %d: not a JSON object", line))
 		}
 		var l wildwatch.Listing
 		if err := json.Unmarshal(b, &l); err != nil {
-			return fmt.Errorf("line %d: %w", line, err)
+			return fail(fmt.Errorf("line %d: %w", line, err))
 		}
 		v := m.Match(l)
 		res := LineResult{ID: l.ID, Flagged: v.Flagged, Review: v.Review, Score: v.Score, Category: v.Category, Matches: []LineMatch{}}
@@ -69,9 +77,9 @@ func MatchLines(ctx context.Context, m *Matcher, r io.Reader, w io.Writer) error
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
-			return fmt.Errorf("line %d: longer than %d bytes", line+1, maxLine)
+			return fail(fmt.Errorf("line %d: longer than %d bytes", line+1, maxLine))
 		}
-		return fmt.Errorf("reading listings: %w", err)
+		return fail(fmt.Errorf("reading listings: %w", err))
 	}
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("writing results: %w", err)
@@ -80,6 +88,7 @@ func MatchLines(ctx context.Context, m *Matcher, r io.Reader, w io.Writer) error
 }
 
 func trimSpace(b []byte) []byte {
+	b = bytes.TrimPrefix(b, []byte("\xef\xbb\xbf")) // a byte-order mark
 	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t' || b[0] == '\r') {
 		b = b[1:]
 	}

@@ -43,6 +43,7 @@ const (
 	kindContext
 	kindNegBefore
 	kindNegAfter
+	kindExcept // idx is the exclusion whose occurrences inside it do not count
 )
 
 // owner is one use of an automaton pattern.
@@ -169,6 +170,7 @@ func (m *Matcher) addExclusion(x Exclusion, cat int, ruleIdx map[string]int,
 	m.excls = append(m.excls, cx)
 	add(x.Terms, kindExclusion, xi)
 	addRegex(x.Regex, kindExclusion, xi)
+	add(x.Except, kindExcept, xi)
 }
 
 // Version returns the rule set's "name@version".
@@ -256,15 +258,17 @@ func boundaryAfter(n *Normalized, i int) bool {
 // decide applies exclusions, requirements and weights to the hits.
 func (m *Matcher) decide(hits []hit, norms []*Normalized, fields []wildwatch.TextField) wildwatch.Verdict {
 	present := make([]bool, m.groups)
-	var rules, excls, negs []hit
+	var rules, excls, negs, excepts []hit
 	for _, h := range hits {
 		switch h.kind {
 		case kindRule:
-			rules = append(rules, h)
+			rules = appendLongest(rules, h)
 		case kindExclusion:
 			excls = append(excls, h)
 		case kindContext:
 			present[h.idx] = true
+		case kindExcept:
+			excepts = append(excepts, h)
 		default:
 			negs = append(negs, h)
 		}
@@ -275,7 +279,7 @@ func (m *Matcher) decide(hits []hit, norms []*Normalized, fields []wildwatch.Tex
 		if u := m.excls[x.idx].unless; u >= 0 && present[u] {
 			continue
 		}
-		if m.negated(x, negs, norms) {
+		if m.negated(x, negs, norms) || excepted(x, excepts) {
 			continue
 		}
 		live = append(live, x)
@@ -288,7 +292,9 @@ func (m *Matcher) decide(hits []hit, norms []*Normalized, fields []wildwatch.Tex
 		for _, x := range live {
 			if m.cancels(x, h, norms) {
 				cancelled = true
-				used[x] = true
+				if len(m.rules[h.idx].deps) == 0 {
+					used[x] = true // worth explaining: it cancelled a product term
+				}
 			}
 		}
 		if !cancelled {
@@ -326,7 +332,7 @@ func (m *Matcher) decide(hits []hit, norms []*Normalized, fields []wildwatch.Tex
 			seen[k] = true
 			ruleScore[h.idx] += r.weight
 		}
-		if obfuscated[r.cat] == nil && norms[h.field].obfuscated(h.start, h.end) {
+		if obfuscated[r.cat] == nil && len(r.deps) == 0 && norms[h.field].obfuscated(h.start, h.end) {
 			obfuscated[r.cat] = &survivors[i]
 		}
 		v.Matches = append(v.Matches, m.match(h, r.id, m.cats[r.cat], r.weight, norms, fields))
@@ -362,6 +368,28 @@ func (m *Matcher) decide(hits []hit, norms []*Normalized, fields []wildwatch.Tex
 	sortMatches(v.Matches)
 	sortMatches(v.Exclusions)
 	return v
+}
+
+// appendLongest adds rule hit h unless a longer hit of the same rule
+// overlaps it, and drops the shorter hits of the same rule it overlaps: a
+// term inside a longer term of the same rule ("sừng tê" in "sừng tê
+// giác"), or a term and a regex over the same words, count once.
+func appendLongest(hs []hit, h hit) []hit {
+	overlaps := func(o hit) bool {
+		return o.idx == h.idx && o.field == h.field && o.start < h.end && h.start < o.end
+	}
+	for _, o := range hs {
+		if overlaps(o) && o.end-o.start >= h.end-h.start {
+			return hs
+		}
+	}
+	out := hs[:0]
+	for _, o := range hs {
+		if !overlaps(o) {
+			out = append(out, o)
+		}
+	}
+	return append(out, h)
 }
 
 func categoryOf(cats []string, i int) string {
@@ -411,6 +439,16 @@ func (m *Matcher) negated(x hit, negs []hit, norms []*Normalized) bool {
 			return true
 		}
 		if n.kind == kindNegAfter && n.start >= x.end && utf8.RuneCountInString(text[x.end:n.start]) <= m.negWindow {
+			return true
+		}
+	}
+	return false
+}
+
+// excepted reports an exclusion hit lying inside one of its Except phrases.
+func excepted(x hit, excepts []hit) bool {
+	for _, e := range excepts {
+		if e.idx == x.idx && e.field == x.field && e.start <= x.start && x.end <= e.end {
 			return true
 		}
 	}

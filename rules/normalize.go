@@ -38,9 +38,14 @@ const (
 	// the letters of a word that was spelled out and joined.
 	flagSoft uint8 = 1 << iota
 	// flagObfuscated marks a character that was read through an
-	// obfuscation: a homoglyph, a leetspeak digit, an invisible character
-	// or a spelled-out word.
+	// obfuscation: a homoglyph, a leetspeak digit or a letter right after
+	// an invisible character.
 	flagObfuscated
+	// flagJoined marks a character whose separator from the previous one
+	// was removed: inside a spelled-out word ("i v o r y") or between two
+	// Han, kana or Thai characters ("象 牙"). It shows an obfuscation only
+	// inside a match, since such text also puts spaces between words.
+	flagJoined
 )
 
 // unit is one normalised rune and where it came from.
@@ -73,11 +78,12 @@ func (n *Normalized) soft(i int) bool {
 	return i < len(n.flags) && n.flags[i]&flagSoft != 0
 }
 
-// obfuscated reports whether any character in [start, end) of Text was read
-// through an obfuscation.
+// obfuscated reports whether the text in [start, end) of Text was written
+// in disguise: a character read through a homoglyph, leetspeak or an
+// invisible character, or a separator removed inside it.
 func (n *Normalized) obfuscated(start, end int) bool {
 	for i := start; i < end && i < len(n.flags); i++ {
-		if n.flags[i]&flagObfuscated != 0 {
+		if n.flags[i]&flagObfuscated != 0 || i > start && utf8.RuneStart(n.Text[i]) && n.flags[i]&flagJoined != 0 {
 			return true
 		}
 	}
@@ -177,7 +183,8 @@ func letterLike(r rune) bool {
 
 // joinSpelled joins words spelled out in single letters separated by one
 // repeated separator: at least two letters with dots, dashes and the like,
-// at least three with spaces, so ordinary one-letter words ("y a") stay.
+// at least three with spaces, so ordinary one-letter words ("il y a 3
+// ans") stay.
 func joinSpelled(us []unit) []unit {
 	single := func(i int) bool {
 		if !letterLike(us[i].r) {
@@ -202,16 +209,15 @@ func joinSpelled(us []unit) []unit {
 					letters++
 				}
 			}
-			min := 2
+			min, minLetters := 2, 2
 			if sep == ' ' {
-				min = 3
+				min, minLetters = 3, 3
 			}
-			if count >= min && letters >= 2 {
+			if count >= min && letters >= minLetters {
 				for k := i; k <= last; k += 2 {
 					u := us[k]
-					u.flags |= flagObfuscated
 					if k > i {
-						u.flags |= flagSoft
+						u.flags |= flagSoft | flagJoined
 					}
 					out = append(out, u)
 				}
@@ -270,6 +276,9 @@ func leetToken(tok []unit) bool {
 	if letters == 0 || leets == 0 {
 		return false
 	}
+	if xs := countRune(tok, 'x'); xs == letters {
+		return false // dimensions: "4x4", "10x10"
+	}
 	for lead < len(tok) && unicode.IsDigit(tok[lead].r) {
 		lead++
 	}
@@ -321,7 +330,7 @@ func collapse(us []unit) *Normalized {
 			// leading or trailing
 		case j == i+1 && substringScript(us[i-1].r) && substringScript(us[j].r):
 			if joinSeparator(us[i].r) {
-				us[j].flags |= flagObfuscated
+				us[j].flags |= flagJoined
 			}
 		default:
 			emit(unit{r: ' ', start: us[i].start, end: us[j-1].end})
@@ -329,5 +338,15 @@ func collapse(us []unit) *Normalized {
 		i = j
 	}
 	n.Text = string(buf)
+	return n
+}
+
+func countRune(us []unit, r rune) int {
+	n := 0
+	for _, u := range us {
+		if u.r == r {
+			n++
+		}
+	}
 	return n
 }

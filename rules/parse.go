@@ -64,6 +64,7 @@ func (e *ParseError) Error() string {
 //	        scope: near              # or "listing"
 //	        rules: [ivory.term]      # optional: only these rules
 //	        unless: [schreger]       # optional: void when present
+//	        except: [ivory whiteness] # optional: phrases where a term is innocent
 //
 // Term lists are either a mapping from language code to terms or a plain
 // list.
@@ -334,6 +335,7 @@ func (p *parser) exclusion(n *yaml.Node) (Exclusion, error) {
 		},
 		"rules":  p.strings(&x.Rules, "rules"),
 		"unless": p.terms(&x.Unless, "unless"),
+		"except": p.terms(&x.Except, "except"),
 	})
 	return x, err
 }
@@ -364,6 +366,9 @@ func (rs *RuleSet) check() error {
 	claim := func(id, what string, line int) error {
 		if !idPattern.MatchString(id) {
 			return fail(line, "%s id %q must be lower-case letters, digits, '.', '_' or '-'", what, id)
+		}
+		if id == ObfuscationRule {
+			return fail(line, "%s id %q is reserved for the obfuscation bonus", what, id)
 		}
 		if prev, dup := ids[id]; dup {
 			return fail(line, "%s id %q is already used by a %s", what, id, prev)
@@ -449,6 +454,9 @@ func checkExclusion(x Exclusion, ids map[string]string) error {
 	}
 	if err := checkTerms(x.Unless, nil); err != nil {
 		return fmt.Errorf("unless: %w", err)
+	}
+	if err := checkTerms(x.Except, nil); err != nil {
+		return fmt.Errorf("except: %w", err)
 	}
 	for _, id := range x.Rules {
 		if ids[id] != "rule" {

@@ -87,6 +87,10 @@ type Exclusion struct {
 	// Unless are terms that void the exclusion when they appear anywhere in
 	// the listing (Schreger lines on an "imitation" carving).
 	Unless Terms
+	// Except are longer phrases holding one of the exclusion's terms in an
+	// innocent sense: an occurrence inside one of them does not count
+	// ("plastic" in "plastic bag").
+	Except Terms
 	Line   int
 }
 

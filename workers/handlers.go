@@ -141,7 +141,7 @@ func (h *handlers) listing(ctx context.Context, p payload) error {
 	}
 	rec := storage.CaptureRecord{Capture: *c, Listing: l, Verdict: v, ManifestKey: storage.ManifestKey(p.Sweep, id)}
 	for _, o := range m.Objects {
-		if o.Role == "warc" {
+		if o.Role == storage.RoleWARC {
 			rec.WARCKey, rec.WARCSHA256 = o.Key, o.SHA256
 		}
 	}

@@ -27,9 +27,10 @@ type Config struct {
 	Concurrency int
 	// MaxRetry is how often a failing step is retried (default 3).
 	MaxRetry int
-	// RetryDelay returns the delay before retry n (default: exponential from
-	// 5s, capped at 5 minutes, or the server's Retry-After).
-	RetryDelay func(n int) time.Duration
+	// RetryBase is the delay before the first retry of a failed step; each
+	// further retry waits twice as long, up to 5 minutes (default 5s). A
+	// server's Retry-After wins.
+	RetryBase time.Duration
 	// ShutdownTimeout bounds how long Stop waits for tasks in flight before
 	// they are returned to the queue (default 10s).
 	ShutdownTimeout time.Duration
@@ -50,9 +51,7 @@ func (c Config) withDefaults() Config {
 	}
 	c.Concurrency = cmp.Or(c.Concurrency, 8)
 	c.MaxRetry = cmp.Or(c.MaxRetry, defaultMaxRetry)
-	if c.RetryDelay == nil {
-		c.RetryDelay = defaultRetryDelay
-	}
+	c.RetryBase = cmp.Or(c.RetryBase, 5*time.Second)
 	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, 10*time.Second)
 	c.PollInterval = cmp.Or(c.PollInterval, time.Second)
 	if c.Logger == nil {
@@ -71,8 +70,9 @@ func (c Config) validate() error {
 	return nil
 }
 
-func defaultRetryDelay(n int) time.Duration {
-	d := 5 * time.Second * time.Duration(math.Pow(2, float64(n)))
+// retryDelay is the delay before retry n (counted from 0).
+func (c Config) retryDelay(n int) time.Duration {
+	d := time.Duration(float64(c.RetryBase) * math.Pow(2, float64(n)))
 	return min(d, 5*time.Minute)
 }
 
@@ -101,19 +101,18 @@ func NewWorker(cfg Config) (*Worker, error) {
 			if errors.As(err, &fe) && fe.RetryAfter > 0 {
 				return fe.RetryAfter
 			}
-			return cfg.RetryDelay(n)
+			return cfg.retryDelay(n)
 		},
 		Logger:                   slogAdapter{cfg.Logger},
-		LogLevel:                 asynq.WarnLevel,
+		LogLevel:                 asynq.ErrorLevel, // failed steps are logged by the handlers
 		ShutdownTimeout:          cfg.ShutdownTimeout,
 		DelayedTaskCheckInterval: cfg.PollInterval,
 	})
 	return &Worker{cfg: cfg, srv: srv, client: asynq.NewClient(opt)}, nil
 }
 
-// Start begins handling tasks; it returns once the worker is running.
-func (w *Worker) Start(ctx context.Context) error {
-	h := &handlers{
+func (w *Worker) handlers() *handlers {
+	return &handlers{
 		enq:      &enqueuer{queue: w.client, catalog: w.cfg.Catalog, maxRetry: w.cfg.MaxRetry},
 		catalog:  w.cfg.Catalog,
 		evidence: w.cfg.Evidence,
@@ -121,7 +120,11 @@ func (w *Worker) Start(ctx context.Context) error {
 		matcher:  w.cfg.Matcher,
 		logger:   w.cfg.Logger,
 	}
-	if err := w.srv.Start(h.mux()); err != nil {
+}
+
+// Start begins handling tasks; it returns once the worker is running.
+func (w *Worker) Start(ctx context.Context) error {
+	if err := w.srv.Start(w.handlers().mux()); err != nil {
 		return fmt.Errorf("starting worker: %w", err)
 	}
 	w.cfg.Logger.InfoContext(ctx, "worker started", "queues", w.cfg.Queues, "concurrency", w.cfg.Concurrency)

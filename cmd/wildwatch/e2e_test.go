@@ -257,7 +257,7 @@ func TestSweepRunEmbedded(t *testing.T) {
 	ctx := context.Background()
 	d := startTestSite(t)
 	data := t.TempDir()
-	out, code := runCLI(t, nil, "sweep", "run", d.targetFile(t), "--data", data)
+	out, code := runCLI(t, nil, "sweep", "run", d.targetFile(t), "--data", data, "--retry-delay", "100ms")
 	if code != 0 {
 		t.Fatalf("sweep run exited %d:\n%s", code, out)
 	}
@@ -314,7 +314,7 @@ func TestDaemonOnRealServices(t *testing.T) {
 	data := t.TempDir()
 	env := []string{"WILDWATCH_S3_ACCESS_KEY=" + s3.AccessKey, "WILDWATCH_S3_SECRET_KEY=" + s3.SecretKey}
 	services := []string{"--redis", redisURL, "--database", pg, "--s3-endpoint", s3.Endpoint, "--s3-tls=false",
-		"--s3-create-bucket", "--s3-bucket", "evidence", "--data", data}
+		"--s3-create-bucket", "--s3-bucket", "evidence", "--data", data, "--retry-delay", "100ms"}
 	serve := start(t, env, append([]string{"serve", "--addr", "127.0.0.1:0", "--concurrency", "4"}, services...)...)
 	apiURL := serve.waitLine(t, "API: ", time.Minute)
 	token := serve.waitLine(t, "admin token: ", time.Minute)
@@ -394,7 +394,8 @@ func TestDaemonOnRealServices(t *testing.T) {
 	}
 
 	victim := caps[0]
-	path := filepath.Join(s3dir, "evidence", filepath.FromSlash(victim.WARCKey))
+	// versitygw's posix backend keeps each object as a file under buckets/.
+	path := filepath.Join(s3dir, "buckets", "evidence", filepath.FromSlash(victim.WARCKey))
 	flipByte(t, path)
 	out, code = runCLI(t, env, append(verify[:len(verify)-len(keys)], victim.ManifestKey)...)
 	if code == 0 || !strings.Contains(out, "FAIL") {
@@ -433,4 +434,3 @@ func flipByte(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 }
-

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/wildwatch/wildwatch"
 	"github.com/wildwatch/wildwatch/crawler"
@@ -33,6 +34,7 @@ type serviceOptions struct {
 	s3SecretKey string
 	keyPath     string
 	rulesPath   string
+	retryBase   time.Duration
 }
 
 func (o *serviceOptions) register(fs *flag.FlagSet, getenv func(string) string) {
@@ -47,6 +49,7 @@ func (o *serviceOptions) register(fs *flag.FlagSet, getenv func(string) string) 
 	o.s3AccessKey = getenv("WILDWATCH_S3_ACCESS_KEY")
 	o.s3SecretKey = getenv("WILDWATCH_S3_SECRET_KEY")
 	fs.StringVar(&o.keyPath, "key", getenv("WILDWATCH_KEY"), "Ed25519 evidence signing key (PEM); created on first start; empty means DATA/keys/evidence.key (env WILDWATCH_KEY)")
+	fs.DurationVar(&o.retryBase, "retry-delay", 5*time.Second, "delay before a failed step's first retry; it doubles with each retry")
 	fs.StringVar(&o.rulesPath, "rules", getenv("WILDWATCH_RULES"), "rule set YAML; empty uses the built-in default (env WILDWATCH_RULES)")
 }
 
@@ -63,10 +66,12 @@ type stack struct {
 	signer   *storage.Signer
 	fetcher  *crawler.Fetcher
 	matcher  *rules.Matcher
+	// retryBase is the workers' first retry delay.
+	retryBase time.Duration
 }
 
 func openStack(ctx context.Context, o serviceOptions, logger *slog.Logger) (_ *stack, err error) {
-	s := &stack{redisURL: o.redisURL}
+	s := &stack{redisURL: o.redisURL, retryBase: o.retryBase}
 	defer func() {
 		if err != nil {
 			s.close()
@@ -157,6 +162,7 @@ func (s *stack) newWorker(logger *slog.Logger, concurrency int, queues string) (
 	cfg := workers.Config{
 		RedisURL:    s.redisURL,
 		Concurrency: concurrency,
+		RetryBase:   s.retryBase,
 		Catalog:     s.catalog,
 		Evidence:    s.evidence(logger),
 		Fetcher:     s.fetcher,
@@ -175,6 +181,9 @@ func (s *stack) newWorker(logger *slog.Logger, concurrency int, queues string) (
 }
 
 func (s *stack) close() {
+	if s.fetcher != nil {
+		s.fetcher.Close()
+	}
 	if s.catalog != nil {
 		_ = s.catalog.Close()
 	}
