@@ -30,8 +30,9 @@ type Capture struct {
 	Header http.Header `json:"header,omitempty"`
 	// Proto is the response protocol, "HTTP/1.1".
 	Proto string `json:"proto,omitempty"`
-	// Body is the response body exactly as received (after transfer
-	// decoding, before any content or charset decoding).
+	// Body is the response body as received after transfer decoding and the
+	// gzip decoding net/http does itself (which also drops Content-Encoding
+	// and Content-Length from Header), before any charset decoding.
 	Body []byte `json:"-"`
 	// Truncated reports that Body was cut at the target's body limit.
 	Truncated bool `json:"truncated,omitempty"`

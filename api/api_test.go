@@ -66,7 +66,11 @@ func setup(t *testing.T) *bundle {
 	b.srv = httptest.NewServer(s)
 	t.Cleanup(b.srv.Close)
 
-	// One capture with its WARC, for the evidence routes.
+	// One sweep and capture with its WARC, for the evidence routes.
+	tg := wildwatch.Target{Name: "demo"}
+	if err := cat.CreateSweep(ctx, wildwatch.Sweep{ID: "s1", Target: "demo", Status: wildwatch.SweepRunning, CreatedAt: time.Now().UTC()}, tg); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := store.Put(ctx, "captures/s1/c1/abc.warc.gz", strings.NewReader("warc bytes"), 10, "application/warc"); err != nil {
 		t.Fatal(err)
 	}

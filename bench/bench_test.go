@@ -168,7 +168,7 @@ func BenchmarkPipeline(b *testing.B) {
 			b.Fatal(err)
 		}
 		w, err := workers.NewWorker(workers.Config{
-			RedisURL: redis.URL(), Concurrency: concurrency * 2, PollInterval: 100 * time.Millisecond,
+			RedisURL: redis.URL(), Concurrency: concurrency * 2, PollInterval: 100 * time.Millisecond, RetryBase: 10 * time.Millisecond,
 			Catalog: cat, Evidence: &storage.Evidence{Store: store, Signer: signer, Logger: logger},
 			Fetcher: crawler.New(crawler.Config{Logger: logger}), Matcher: matcher, Logger: logger,
 		})

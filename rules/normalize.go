@@ -196,7 +196,7 @@ func joinSpelled(us []unit) []unit {
 	}
 	out := us[:0:0]
 	for i := 0; i < len(us); {
-		if single(i) && i+2 < len(us) && joinSeparator(us[i+1].r) && single(i+2) {
+		if single(i) && i+2 < len(us) && (joinSeparator(us[i+1].r) || emoji(us[i+1].r)) && single(i+2) {
 			sep := us[i+1].r
 			last, count, letters := i, 1, 0
 			if isLetter(us[i].r) {
@@ -316,6 +316,11 @@ func collapse(us []unit) *Normalized {
 		buf = append(buf, tmp[:k]...)
 	}
 	for i := 0; i < len(us); {
+		if emoji(us[i].r) && i > 0 && i+1 < len(us) && isLetter(us[i-1].r) && isLetter(us[i+1].r) {
+			us[i+1].flags |= flagJoined // a symbol inside a word: "i🐘vory"
+			i++
+			continue
+		}
 		if !separator(us[i].r) {
 			emit(us[i])
 			i++
@@ -349,4 +354,10 @@ func countRune(us []unit, r rune) int {
 		}
 	}
 	return n
+}
+
+// emoji reports pictographs and other symbols that sellers put inside or
+// between letters.
+func emoji(r rune) bool {
+	return r > 0x2000 && unicode.Is(unicode.So, r)
 }
