@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"regexp/syntax"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -57,6 +59,7 @@ type owner struct {
 
 type regexOwner struct {
 	re   *regexp.Regexp
+	need string // a literal every match contains; the regexp runs only where it occurs
 	kind ownerKind
 	idx  int
 }
@@ -93,29 +96,30 @@ func Compile(rs *RuleSet) (*Matcher, error) {
 		negWindow: rs.Negation.Window,
 	}
 	patIndex := map[string]int{}
+	addPattern := func(text string, t term, kind ownerKind, idx int) {
+		p, ok := patIndex[text]
+		if !ok {
+			p = len(m.pats)
+			patIndex[text] = p
+			m.pats = append(m.pats, text)
+			m.owners = append(m.owners, nil)
+		}
+		o := owner{kind: kind, idx: idx, prefix: t.prefix, suffix: t.suffix, word: t.word}
+		if !slices.Contains(m.owners[p], o) {
+			m.owners[p] = append(m.owners[p], o)
+		}
+	}
 	add := func(terms Terms, kind ownerKind, idx int) {
 		for _, s := range terms.all() {
 			t, _ := parseTerm(s) // checked above
-			p, ok := patIndex[t.text]
-			if !ok {
-				p = len(m.pats)
-				patIndex[t.text] = p
-				m.pats = append(m.pats, t.text)
-				m.owners = append(m.owners, nil)
-			}
-			o := owner{kind: kind, idx: idx, prefix: t.prefix, suffix: t.suffix, word: t.word}
-			dup := false
-			for _, prev := range m.owners[p] {
-				dup = dup || prev == o
-			}
-			if !dup {
-				m.owners[p] = append(m.owners[p], o)
+			for _, text := range pluralForms(t) {
+				addPattern(text, t, kind, idx)
 			}
 		}
 	}
 	addRegex := func(res []string, kind ownerKind, idx int) {
 		for _, s := range res {
-			m.regexes = append(m.regexes, regexOwner{re: regexp.MustCompile(s), kind: kind, idx: idx})
+			m.regexes = append(m.regexes, regexOwner{re: regexp.MustCompile(s), need: requiredLiteral(s), kind: kind, idx: idx})
 		}
 	}
 	group := func(t Terms) int {
@@ -206,6 +210,9 @@ func (m *Matcher) Match(l wildwatch.Listing) wildwatch.Verdict {
 			}
 		})
 		for _, ro := range m.regexes {
+			if ro.need != "" && !strings.Contains(n.Text, ro.need) {
+				continue
+			}
 			for _, loc := range ro.re.FindAllStringIndex(n.Text, -1) {
 				if loc[0] < loc[1] {
 					hits = append(hits, hit{kind: ro.kind, idx: ro.idx, field: fi, start: loc[0], end: loc[1], key: n.Text[loc[0]:loc[1]]})
@@ -214,6 +221,35 @@ func (m *Matcher) Match(l wildwatch.Listing) wildwatch.Verdict {
 		}
 	}
 	return m.decide(hits, norms, fields)
+}
+
+// requiredLiteral returns the longest literal that every match of the
+// regular expression contains (a literal directly in its top-level
+// concatenation), or "" when there is none.
+func requiredLiteral(expr string) string {
+	re, err := syntax.Parse(expr, syntax.Perl)
+	if err != nil {
+		return ""
+	}
+	re = re.Simplify()
+	parts := []*syntax.Regexp{re}
+	if re.Op == syntax.OpConcat {
+		parts = re.Sub
+	}
+	best := ""
+	for _, p := range parts {
+		if p.Op != syntax.OpLiteral {
+			continue
+		}
+		lit := string(p.Rune)
+		if p.Flags&syntax.FoldCase != 0 {
+			lit = strings.ToLower(lit)
+		}
+		if len(lit) > len(best) {
+			best = lit
+		}
+	}
+	return best
 }
 
 // bounds checks a pattern occurrence against its word boundaries and
@@ -491,4 +527,23 @@ func (m *Matcher) cancels(x, h hit, norms []*Normalized) bool {
 func (m *Matcher) String() string {
 	return fmt.Sprintf("rules %s: %d categories, %d rules, %d exclusions, %d terms, %d regexps",
 		m.version, len(m.cats), len(m.rules), len(m.excls), len(m.pats), len(m.regexes))
+}
+
+// pluralForms returns a term's text and, for a Latin phrase, the phrase
+// with its first word in the plural: French, Spanish and Portuguese put the
+// plural on the head noun ("griffes de tigre", "escamas de pangolín"), and
+// the matcher's own plural ending covers only the last word.
+func pluralForms(t term) []string {
+	forms := []string{t.text}
+	if !t.word {
+		return forms
+	}
+	first, rest, ok := strings.Cut(t.text, " ")
+	if !ok || first == "" || strings.HasSuffix(first, "s") || strings.HasSuffix(first, "x") {
+		return forms
+	}
+	if last, _ := utf8.DecodeLastRuneInString(first); !isLetter(last) {
+		return forms
+	}
+	return append(forms, first+"s "+rest)
 }

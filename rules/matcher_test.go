@@ -61,8 +61,9 @@ categories:
         terms: {en: [linen]}
       - id: ivory.faux
         window: 20
-        terms: {en: [resin, faux], zh: [塑料]}
+        terms: {en: [resin, faux, plastic], zh: [塑料]}
         unless: [schreger]
+        except: [plastic bag]
       - id: ivory.mammoth
         scope: listing
         rules: [ivory.word]
@@ -352,6 +353,17 @@ func TestExclusions(t *testing.T) {
 			matches: []string{"ivory.code title [0:9] 白塑料"},
 		},
 		{
+			name:       "plastic cancels",
+			listing:    wildwatch.Listing{Title: "ivory bangle, plastic"},
+			exclusions: []string{"ivory.faux title [14:21] plastic"},
+		},
+		{
+			name:    "except: an innocent phrase holding the exclusion term",
+			listing: wildwatch.Listing{Title: "ivory bangle in a plastic bag"},
+			score:   1.1,
+			matches: []string{"ivory.word title [0:5] ivory", "ivory.object title [6:12] bangle"},
+		},
+		{
 			name:    "negation after (Japanese)",
 			listing: wildwatch.Listing{Title: "ivory 塑料ではない"},
 			score:   0.6,
@@ -420,6 +432,23 @@ func TestMatchConcurrent(t *testing.T) {
 	for g := 0; g < 4; g++ {
 		if err := <-done; err != nil {
 			t.Error(err)
+		}
+	}
+}
+
+func TestRequiredLiteral(t *testing.T) {
+	t.Parallel()
+	for expr, want := range map[string]string{
+		`\brhino(?:ceros)? (?:[a-z]+ ){0,2}horns?\b`:   "rhino",
+		`\b(?:real|genuine) (?:old |antique )?ivory\b`: "ivory",
+		`(?i)Tiger (?:bone|skin)`:                      "tiger ",
+		`ivory|tusk`:                                   "",
+		`[a-z]+`:                                       "",
+		`\bpangolins? (?:[a-z]+ )?scales?\b`:           "pangolin",
+		`papiere? (?:\w+ ){0,3}nicht vorhanden`:        "nicht vorhanden",
+	} {
+		if got := requiredLiteral(expr); got != want {
+			t.Errorf("requiredLiteral(%q) = %q, want %q", expr, got, want)
 		}
 	}
 }

@@ -166,6 +166,9 @@ func appendFolded(us []unit, c rune, u unit) []unit {
 
 // isLetter reports a letter of a script that separates words with spaces.
 func isLetter(r rune) bool {
+	if r < utf8.RuneSelf {
+		return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z'
+	}
 	return unicode.IsLetter(r) && !substringScript(r)
 }
 
@@ -177,8 +180,15 @@ func isWord(r rune) bool {
 
 // letterLike reports a letter or a character that may stand for one.
 func letterLike(r rune) bool {
-	_, ok := leet[r]
-	return isLetter(r) || ok
+	return isLetter(r) || isLeet(r)
+}
+
+func isLeet(r rune) bool {
+	switch r {
+	case '0', '1', '3', '4', '5', '7', '@', '$':
+		return true
+	}
+	return false
 }
 
 // joinSpelled joins words spelled out in single letters separated by one
@@ -194,7 +204,7 @@ func joinSpelled(us []unit) []unit {
 		after := i+1 == len(us) || !letterLike(us[i+1].r) && !unicode.IsDigit(us[i+1].r)
 		return before && after
 	}
-	out := us[:0:0]
+	out := make([]unit, 0, len(us))
 	for i := 0; i < len(us); {
 		if single(i) && i+2 < len(us) && (joinSeparator(us[i+1].r) || emoji(us[i+1].r)) && single(i+2) {
 			sep := us[i+1].r
@@ -209,11 +219,11 @@ func joinSpelled(us []unit) []unit {
 					letters++
 				}
 			}
-			min, minLetters := 2, 2
+			minCount, minLetters := 2, 2
 			if sep == ' ' {
-				min, minLetters = 3, 3
+				minCount, minLetters = 3, 3
 			}
-			if count >= min && letters >= minLetters {
+			if count >= minCount && letters >= minLetters {
 				for k := i; k <= last; k += 2 {
 					u := us[k]
 					if k > i {
@@ -267,7 +277,7 @@ func leetToken(tok []unit) bool {
 		switch {
 		case isLetter(u.r):
 			letters++
-		case leet[u.r] != 0:
+		case isLeet(u.r):
 			leets++
 		default:
 			return false // a digit with no letter reading
@@ -297,6 +307,9 @@ func leetToken(tok []unit) bool {
 // separator reports runes that only separate words: spaces, punctuation,
 // math and modifier symbols, currency signs and controls.
 func separator(r rune) bool {
+	if r < utf8.RuneSelf {
+		return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9')
+	}
 	return unicode.IsSpace(r) || unicode.IsPunct(r) || unicode.IsControl(r) ||
 		unicode.In(r, unicode.Sm, unicode.Sk, unicode.Sc)
 }
@@ -304,8 +317,11 @@ func separator(r rune) bool {
 // collapse turns runs of separators into one space (or none between two
 // characters of unspaced scripts) and builds the Normalized text.
 func collapse(us []unit) *Normalized {
-	n := &Normalized{}
-	buf := make([]byte, 0, len(us)+8)
+	n := &Normalized{
+		spans: make([]span, 0, len(us)+len(us)/2),
+		flags: make([]uint8, 0, len(us)+len(us)/2),
+	}
+	buf := make([]byte, 0, len(us)+len(us)/2)
 	emit := func(u unit) {
 		var tmp [utf8.UTFMax]byte
 		k := utf8.EncodeRune(tmp[:], u.r)
