@@ -356,7 +356,11 @@ func TestDaemonOnRealServices(t *testing.T) {
 	t.Logf("killed the daemon at %+v", before.Counts)
 
 	serve = start(t, env, append([]string{"serve", "--addr", "127.0.0.1:0", "--concurrency", "4"}, services...)...)
-	serve.waitLine(t, "API: ", time.Minute)
+	apiURL = serve.waitLine(t, "API: ", time.Minute)
+	if again := serve.waitLine(t, "admin token: ", time.Minute); again != token {
+		t.Errorf("the admin token changed across a restart")
+	}
+	client = append(env, "WILDWATCH_SERVER="+apiURL, "WILDWATCH_TOKEN="+token)
 	// Tasks that were in flight come back once their lease expires (about a
 	// minute after the kill).
 	waitFor(t, "the sweep to finish", 6*time.Minute, func() bool { return sweep().Status == wildwatch.SweepFinished })
