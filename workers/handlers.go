@@ -63,14 +63,9 @@ func (h *handlers) start(ctx context.Context, p payload) error {
 
 // index fetches one index page, enqueues its listings and its next page.
 func (h *handlers) index(ctx context.Context, p payload) error {
-	t, err := h.catalog.SweepTarget(ctx, p.Sweep)
+	t, c, err := h.fetch(ctx, p)
 	if err != nil {
-		return fmt.Errorf("loading target of sweep %s: %w", p.Sweep, err)
-	}
-	t = t.WithDefaults()
-	c, err := h.fetcher.Fetch(ctx, t, p.URL)
-	if err != nil {
-		return h.failed(ctx, p, err)
+		return err
 	}
 	links, err := crawler.ExtractLinks(t, c.FinalURL, c.Text)
 	if err != nil {
@@ -117,14 +112,9 @@ func (h *handlers) listing(ctx context.Context, p payload) error {
 		return fmt.Errorf("looking up capture %s: %w", id, err)
 	}
 
-	t, err := h.catalog.SweepTarget(ctx, p.Sweep)
+	t, c, err := h.fetch(ctx, p)
 	if err != nil {
-		return fmt.Errorf("loading target of sweep %s: %w", p.Sweep, err)
-	}
-	t = t.WithDefaults()
-	c, err := h.fetcher.Fetch(ctx, t, p.URL)
-	if err != nil {
-		return h.failed(ctx, p, err)
+		return err
 	}
 	c.ID, c.SweepID, c.Target = id, p.Sweep, t.Name
 
@@ -152,6 +142,21 @@ func (h *handlers) listing(ctx context.Context, p payload) error {
 		return err
 	}
 	return h.finish(ctx, p, false)
+}
+
+// fetch fetches the task's page with the settings of the sweep's target.
+// A fetch failure is handled by failed, whose verdict is returned as err.
+func (h *handlers) fetch(ctx context.Context, p payload) (wildwatch.Target, *wildwatch.Capture, error) {
+	t, err := h.catalog.SweepTarget(ctx, p.Sweep)
+	if err != nil {
+		return t, nil, fmt.Errorf("loading target of sweep %s: %w", p.Sweep, err)
+	}
+	t = t.WithDefaults()
+	c, err := h.fetcher.Fetch(ctx, t, p.URL)
+	if err != nil {
+		return t, nil, h.failed(ctx, p, err)
+	}
+	return t, c, nil
 }
 
 // flag raises a flag for a capture whose verdict is flagged; it is a no-op

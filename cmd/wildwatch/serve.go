@@ -29,34 +29,27 @@ func runServe(ctx context.Context, e *cmdEnv, args []string) error {
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	// Take the API address first, so a busy port fails before anything starts.
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("API listen: %w", err)
+	}
+	defer ln.Close()
 	st, err := openStack(ctx, o, e.logger)
 	if err != nil {
 		return err
 	}
 	defer st.close()
 
-	w, err := st.newWorker(e.logger, *concurrency, "")
+	queue, stop, err := st.startWorker(ctx, e.logger, *concurrency)
 	if err != nil {
 		return err
 	}
-	if err := w.Start(ctx); err != nil {
-		return err
-	}
-	defer stopWithin(ctx, w.Stop, 15*time.Second)
-
-	queue, err := workers.NewClient(st.redisURL, st.catalog)
-	if err != nil {
-		return err
-	}
-	defer queue.Close()
+	defer stop()
 	srv, err := api.New(api.Config{Catalog: st.catalog, Evidence: st.store, Sweeps: queue, Logger: e.logger,
 		PublicKey: storage.FormatPublicKey(st.signer.PublicKey())})
 	if err != nil {
 		return err
-	}
-	ln, err := net.Listen("tcp", *addr)
-	if err != nil {
-		return fmt.Errorf("API listen: %w", err)
 	}
 	httpSrv := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = httpSrv.Serve(ln) }()

@@ -180,6 +180,26 @@ func (s *stack) newWorker(logger *slog.Logger, concurrency int, queues string) (
 	return workers.NewWorker(cfg)
 }
 
+// startWorker starts a worker on every queue and a client to start sweeps
+// with; stop stops both.
+func (s *stack) startWorker(ctx context.Context, logger *slog.Logger, concurrency int) (queue *workers.Client, stop func(), err error) {
+	w, err := s.newWorker(logger, concurrency, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := w.Start(ctx); err != nil {
+		return nil, nil, err
+	}
+	if queue, err = workers.NewClient(s.redisURL, s.catalog); err != nil {
+		_ = stopWithin(ctx, w.Stop, 15*time.Second)
+		return nil, nil, err
+	}
+	return queue, func() {
+		_ = stopWithin(ctx, w.Stop, 15*time.Second)
+		_ = queue.Close()
+	}, nil
+}
+
 func (s *stack) close() {
 	if s.fetcher != nil {
 		s.fetcher.Close()

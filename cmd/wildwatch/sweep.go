@@ -9,7 +9,6 @@ import (
 
 	"github.com/wildwatch/wildwatch"
 	"github.com/wildwatch/wildwatch/crawler"
-	"github.com/wildwatch/wildwatch/workers"
 )
 
 func runSweep(ctx context.Context, e *cmdEnv, args []string) error {
@@ -67,19 +66,11 @@ func runSweepRun(ctx context.Context, e *cmdEnv, args []string) error {
 	if err := st.catalog.PutTarget(ctx, t, src); err != nil {
 		return err
 	}
-	w, err := st.newWorker(e.logger, *concurrency, "")
+	queue, stop, err := st.startWorker(ctx, e.logger, *concurrency)
 	if err != nil {
 		return err
 	}
-	if err := w.Start(ctx); err != nil {
-		return err
-	}
-	defer stopWithin(ctx, w.Stop, 15*time.Second)
-	queue, err := workers.NewClient(st.redisURL, st.catalog)
-	if err != nil {
-		return err
-	}
-	defer queue.Close()
+	defer stop()
 	sw, err := queue.StartSweep(ctx, t.Name)
 	if err != nil {
 		return err
@@ -88,10 +79,7 @@ func runSweepRun(ctx context.Context, e *cmdEnv, args []string) error {
 
 	sw, err = waitSweep(ctx, sw.ID, 250*time.Millisecond, func(ctx context.Context, id string) (wildwatch.Sweep, error) {
 		return st.catalog.GetSweep(ctx, id)
-	}, func(s wildwatch.Sweep) {
-		e.logger.Info("sweep progress", "sweep", s.ID, "pages", s.Counts.Pages, "listings", s.Counts.Listings,
-			"captures", s.Counts.Captures, "flags", s.Counts.Flags, "errors", s.Counts.Errors, "pending", s.Counts.Pending)
-	})
+	}, e.logProgress)
 	if err != nil {
 		return err
 	}
@@ -101,6 +89,12 @@ func runSweepRun(ctx context.Context, e *cmdEnv, args []string) error {
 		return exitError{1}
 	}
 	return nil
+}
+
+// logProgress logs a sweep's counts.
+func (e *cmdEnv) logProgress(s wildwatch.Sweep) {
+	e.logger.Info("sweep progress", "sweep", s.ID, "pages", s.Counts.Pages, "listings", s.Counts.Listings,
+		"captures", s.Counts.Captures, "flags", s.Counts.Flags, "errors", s.Counts.Errors, "pending", s.Counts.Pending)
 }
 
 // waitSweep polls a sweep until it is finished or failed, reporting
@@ -151,10 +145,7 @@ func runSweepStart(ctx context.Context, e *cmdEnv, args []string) error {
 	sw, err = waitSweep(ctx, sw.ID, time.Second, func(ctx context.Context, id string) (wildwatch.Sweep, error) {
 		d, err := c.Sweep(ctx, id)
 		return d.Sweep, err
-	}, func(s wildwatch.Sweep) {
-		e.logger.Info("sweep progress", "sweep", s.ID, "pages", s.Counts.Pages, "listings", s.Counts.Listings,
-			"captures", s.Counts.Captures, "flags", s.Counts.Flags, "errors", s.Counts.Errors, "pending", s.Counts.Pending)
-	})
+	}, e.logProgress)
 	if err != nil {
 		return err
 	}
