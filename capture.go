@@ -40,6 +40,33 @@ type Capture struct {
 	Charset string `json:"charset,omitempty"`
 	// Text is the body decoded to UTF-8.
 	Text string `json:"-"`
+	// Mode is how the page was fetched, RenderStatic or RenderBrowser, and
+	// ModeReason why ("target renders every page", "static listing had no
+	// title", …).
+	Mode       string `json:"mode,omitempty"`
+	ModeReason string `json:"mode_reason,omitempty"`
+	// Rendered is what the browser made of the page; nil for static
+	// captures. Body and Header above stay the main document's bytes and
+	// headers as the server sent them.
+	Rendered *Rendering `json:"rendered,omitempty"`
+}
+
+// Rendering is a page as headless Chrome showed it.
+type Rendering struct {
+	// DOM is the rendered document serialised as HTML (UTF-8).
+	DOM []byte `json:"-"`
+	// Screenshot is a full-page PNG.
+	Screenshot []byte `json:"-"`
+	// Viewport is the window size used.
+	Viewport Viewport `json:"viewport"`
+	// RenderedAt is when the DOM and screenshot were taken (UTC).
+	RenderedAt time.Time `json:"rendered_at"`
+	// Browser is the browser's product and version, "Chrome/131.0…".
+	Browser string `json:"browser,omitempty"`
+	// Warnings say what did not go as planned but did not stop the
+	// capture: the wait selector never appeared, the network never went
+	// idle, resources were blocked.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Kinds of page a sweep task fetches.

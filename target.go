@@ -33,6 +33,70 @@ type Target struct {
 	Politeness Politeness `yaml:"politeness,omitempty" json:"politeness,omitempty"`
 	// UserAgent overrides the default User-Agent, which identifies wildwatch.
 	UserAgent string `yaml:"user_agent,omitempty" json:"user_agent,omitempty"`
+	// Render says how pages are fetched: RenderStatic, RenderBrowser or
+	// RenderAuto (default).
+	Render string `yaml:"render,omitempty" json:"render,omitempty"`
+	// Browser configures rendering in headless Chrome.
+	Browser BrowserSettings `yaml:"browser,omitempty" json:"browser,omitempty"`
+}
+
+// Render modes of a target.
+const (
+	// RenderStatic fetches pages over plain HTTP only.
+	RenderStatic = "static"
+	// RenderBrowser renders every page in headless Chrome.
+	RenderBrowser = "browser"
+	// RenderAuto fetches statically first and renders a page when the
+	// target's selectors find nothing in it, or when its path is one of
+	// Browser.RenderPaths.
+	RenderAuto = "auto"
+)
+
+// Wait conditions for rendered pages.
+const (
+	// WaitSelector waits for Browser.WaitSelector, or by default for the
+	// page kind's own selector (listing links on index pages, the title on
+	// listing pages).
+	WaitSelector = "selector"
+	// WaitNetworkIdle waits until no request has been in flight for 500ms.
+	WaitNetworkIdle = "network_idle"
+	// WaitLoad waits for the load event.
+	WaitLoad = "load"
+)
+
+// BrowserSettings configure how a target's pages are rendered. Zero means
+// the default.
+type BrowserSettings struct {
+	// Wait is WaitSelector (default), WaitNetworkIdle or WaitLoad.
+	Wait string `yaml:"wait,omitempty" json:"wait,omitempty"`
+	// WaitSelector overrides the selector waited for.
+	WaitSelector string `yaml:"wait_selector,omitempty" json:"wait_selector,omitempty"`
+	// MaxWait bounds the wait (default 10s); a page still waiting then is
+	// captured as it is, with a warning.
+	MaxWait Duration `yaml:"max_wait,omitempty" json:"max_wait,omitempty"`
+	// ExtraWait is extra time after the wait for lazy content (default 0).
+	ExtraWait Duration `yaml:"extra_wait,omitempty" json:"extra_wait,omitempty"`
+	// Scroll scrolls to the bottom, again and again while the page grows
+	// (infinite scroll, lazy images), up to MaxScrolls times (default 10).
+	Scroll     bool `yaml:"scroll,omitempty" json:"scroll,omitempty"`
+	MaxScrolls int  `yaml:"max_scrolls,omitempty" json:"max_scrolls,omitempty"`
+	// Viewport is the window size (default 1280×800).
+	Viewport Viewport `yaml:"viewport,omitempty" json:"viewport,omitempty"`
+	// BlockResources are resource types never loaded: "media", "font",
+	// "image", "stylesheet" (default media and font).
+	BlockResources []string `yaml:"block_resources,omitempty" json:"block_resources,omitempty"`
+	// ResourceHosts are hosts beyond AllowedHosts that pages may load
+	// resources (scripts, images, styles) from, such as a CDN.
+	ResourceHosts []string `yaml:"resource_hosts,omitempty" json:"resource_hosts,omitempty"`
+	// RenderPaths are URL path prefixes that need the browser: in auto
+	// mode they are rendered without a static try.
+	RenderPaths []string `yaml:"render_paths,omitempty" json:"render_paths,omitempty"`
+}
+
+// Viewport is a browser window size in CSS pixels.
+type Viewport struct {
+	Width  int `yaml:"width,omitempty" json:"width,omitempty"`
+	Height int `yaml:"height,omitempty" json:"height,omitempty"`
 }
 
 // Search builds index URLs from a template and a list of query terms.
@@ -106,8 +170,15 @@ const (
 	DefaultMaxRedirects      = 5
 	DefaultRequestsPerSecond = 1
 	DefaultConcurrency       = 2
-	DefaultUserAgent         = "wildwatch/" + "1 (+https://wildwatch.example/bot; wildlife-trafficking monitoring)"
+	DefaultUserAgent         = "wildwatch/1 (+https://wildwatch.example/bot; wildlife-trafficking monitoring)"
+	DefaultMaxWait           = 10 * time.Second
+	DefaultMaxScrolls        = 10
+	DefaultViewportWidth     = 1280
+	DefaultViewportHeight    = 800
 )
+
+// DefaultBlockResources are the resource types a rendered page never loads.
+var DefaultBlockResources = []string{"media", "font"}
 
 // WithDefaults returns a copy of t with zero fields set to their defaults.
 func (t Target) WithDefaults() Target {
@@ -138,6 +209,28 @@ func (t Target) WithDefaults() Target {
 	}
 	if t.UserAgent == "" {
 		t.UserAgent = DefaultUserAgent
+	}
+	if t.Render == "" {
+		t.Render = RenderAuto
+	}
+	b := &t.Browser
+	if b.Wait == "" {
+		b.Wait = WaitSelector
+	}
+	if b.MaxWait == 0 {
+		b.MaxWait = Duration(DefaultMaxWait)
+	}
+	if b.Scroll && b.MaxScrolls == 0 {
+		b.MaxScrolls = DefaultMaxScrolls
+	}
+	if b.Viewport.Width == 0 {
+		b.Viewport.Width = DefaultViewportWidth
+	}
+	if b.Viewport.Height == 0 {
+		b.Viewport.Height = DefaultViewportHeight
+	}
+	if b.BlockResources == nil {
+		b.BlockResources = append([]string(nil), DefaultBlockResources...)
 	}
 	return t
 }
