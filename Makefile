@@ -21,7 +21,7 @@ build: ## build bin/wildwatch with the version stamped in
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/wildwatch ./cmd/wildwatch
 
 .PHONY: run
-run: build ## run the daemon with embedded defaults and the demo marketplace (state in ./data)
+run: build chromium ## run the daemon with embedded defaults and the demo marketplace (state in ./data)
 	./bin/wildwatch serve --demo --data data
 
 $(TOOLS)/staticcheck:
@@ -31,8 +31,15 @@ $(TOOLS)/versitygw:
 	@echo "installing versitygw $(VERSITYGW_VERSION) (the S3 server the tests use; a few minutes the first time)"
 	GOBIN=$(TOOLS) $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
 
+.PHONY: chromium
+chromium: ## install Debian's chromium when no Chromium is on PATH (the browser tests render with it)
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+	  echo "installing Debian's chromium"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+
 .PHONY: tools
-tools: $(TOOLS)/staticcheck $(TOOLS)/versitygw ## install the pinned tools the tests use into bin/tools
+tools: $(TOOLS)/staticcheck $(TOOLS)/versitygw chromium ## install what the tests use: staticcheck and versitygw (pinned, into bin/tools) and chromium
 
 .PHONY: lint
 lint: $(TOOLS)/staticcheck ## gofmt, go vet and staticcheck

@@ -148,8 +148,15 @@ func (c *Client) Capture(ctx context.Context, id string) (CaptureView, error) {
 	return cv, c.do(ctx, http.MethodGet, "/api/v1/captures/"+url.PathEscape(id), nil, "", &cv)
 }
 
-// Download copies a capture's object ("warc" or "manifest") to w, byte for
-// byte.
+// Extraction returns what static and rendered extraction found on a
+// capture's page.
+func (c *Client) Extraction(ctx context.Context, captureID string) (Extraction, error) {
+	var x Extraction
+	return x, c.do(ctx, http.MethodGet, "/api/v1/captures/"+url.PathEscape(captureID)+"/extraction", nil, "", &x)
+}
+
+// Download copies a capture's object ("warc", "manifest", "screenshot" or
+// "dom") to w, byte for byte.
 func (c *Client) Download(ctx context.Context, captureID, object string, w io.Writer) error {
 	resp, err := c.send(ctx, http.MethodGet, "/api/v1/captures/"+url.PathEscape(captureID)+"/"+object, nil, "")
 	if err != nil {

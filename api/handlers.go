@@ -145,13 +145,16 @@ type FlagDetail struct {
 // CaptureDetail is a capture's catalog record as the API shows it.
 type CaptureDetail struct {
 	wildwatch.Capture
-	ManifestKey string `json:"manifest_key"`
-	WARCKey     string `json:"warc_key"`
-	WARCSHA256  string `json:"warc_sha256"`
+	ManifestKey   string `json:"manifest_key"`
+	WARCKey       string `json:"warc_key"`
+	WARCSHA256    string `json:"warc_sha256"`
+	ScreenshotKey string `json:"screenshot_key,omitempty"`
+	DOMKey        string `json:"dom_key,omitempty"`
 }
 
 func captureDetail(rec storage.CaptureRecord) CaptureDetail {
-	return CaptureDetail{Capture: rec.Capture, ManifestKey: rec.ManifestKey, WARCKey: rec.WARCKey, WARCSHA256: rec.WARCSHA256}
+	return CaptureDetail{Capture: rec.Capture, ManifestKey: rec.ManifestKey, WARCKey: rec.WARCKey, WARCSHA256: rec.WARCSHA256,
+		ScreenshotKey: rec.ScreenshotKey, DOMKey: rec.DOMKey}
 }
 
 func (s *Server) getFlag(w http.ResponseWriter, r *http.Request) {
@@ -223,6 +226,55 @@ func (s *Server) captureManifest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.sendObject(w, r, rec.ManifestKey, rec.Capture.ID+".manifest.json")
+}
+
+func (s *Server) captureScreenshot(w http.ResponseWriter, r *http.Request) {
+	s.sendRendered(w, r, func(rec storage.CaptureRecord) (string, string) { return rec.ScreenshotKey, ".png" })
+}
+
+func (s *Server) captureDOM(w http.ResponseWriter, r *http.Request) {
+	s.sendRendered(w, r, func(rec storage.CaptureRecord) (string, string) { return rec.DOMKey, ".html" })
+}
+
+// sendRendered sends an object that only rendered captures have.
+func (s *Server) sendRendered(w http.ResponseWriter, r *http.Request, pick func(storage.CaptureRecord) (key, ext string)) {
+	rec, err := s.cfg.Catalog.GetCapture(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.storeError(w, r, err)
+		return
+	}
+	key, ext := pick(rec)
+	if key == "" {
+		writeError(w, http.StatusNotFound, "capture "+rec.Capture.ID+" was fetched statically: it has no screenshot or rendered DOM")
+		return
+	}
+	s.sendObject(w, r, key, rec.Capture.ID+ext)
+}
+
+// Extraction is what static and rendered extraction found on a listing
+// page, side by side.
+type Extraction struct {
+	CaptureID  string             `json:"capture_id"`
+	Mode       string             `json:"mode"`
+	ModeReason string             `json:"mode_reason,omitempty"`
+	Static     *wildwatch.Listing `json:"static"`
+	Rendered   *wildwatch.Listing `json:"rendered"`
+}
+
+func (s *Server) captureExtraction(w http.ResponseWriter, r *http.Request) {
+	rec, err := s.cfg.Catalog.GetCapture(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.storeError(w, r, err)
+		return
+	}
+	x := Extraction{CaptureID: rec.Capture.ID, Mode: rec.Capture.Mode, ModeReason: rec.Capture.ModeReason}
+	l := rec.Listing
+	if rec.Capture.Mode == wildwatch.RenderBrowser {
+		x.Rendered, x.Static = &l, rec.StaticListing
+	} else {
+		x.Static = &l
+	}
+	writeJSON(w, http.StatusOK, x)
 }
 
 // sendObject streams an evidence object as stored, byte for byte.

@@ -73,6 +73,9 @@ func (s *Server) routes() {
 	api.HandleFunc("GET /api/v1/captures/{id}", require(RoleMonitor, s.getCapture))
 	api.HandleFunc("GET /api/v1/captures/{id}/warc", require(RoleInvestigator, s.captureWARC))
 	api.HandleFunc("GET /api/v1/captures/{id}/manifest", require(RoleInvestigator, s.captureManifest))
+	api.HandleFunc("GET /api/v1/captures/{id}/screenshot", require(RoleMonitor, s.captureScreenshot))
+	api.HandleFunc("GET /api/v1/captures/{id}/dom", require(RoleInvestigator, s.captureDOM))
+	api.HandleFunc("GET /api/v1/captures/{id}/extraction", require(RoleMonitor, s.captureExtraction))
 	s.mux.Handle("/api/", s.authenticate(api))
 }
 

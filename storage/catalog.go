@@ -96,6 +96,20 @@ func isPostgresDSN(dsn string) bool {
 // date. Two processes opening the same database at once is safe: migrations
 // run one at a time.
 func OpenCatalog(ctx context.Context, cfg CatalogConfig) (*Catalog, error) {
+	c, err := openCatalogDB(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.migrate(ctx); err != nil {
+		c.db.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// openCatalogDB opens and pings the database cfg.DSN names, leaving its
+// schema as it is.
+func openCatalogDB(ctx context.Context, cfg CatalogConfig) (*Catalog, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
@@ -130,10 +144,6 @@ func OpenCatalog(ctx context.Context, cfg CatalogConfig) (*Catalog, error) {
 	if err := c.db.PingContext(ctx); err != nil {
 		c.db.Close()
 		return nil, fmt.Errorf("connecting to %s catalog: %w", c.dialect, err)
-	}
-	if err := c.migrate(ctx); err != nil {
-		c.db.Close()
-		return nil, err
 	}
 	return c, nil
 }

@@ -11,17 +11,43 @@ import (
 )
 
 // CaptureRecord is what the catalog keeps of a capture: its metadata (Body
-// and Text are not stored), the listing read from it, the verdict on it and
-// where its evidence lies.
+// and Text are not stored, nor Rendered's DOM and Screenshot, which are
+// evidence objects), the listing read from it, the verdict on it and where
+// its evidence lies. How the page was fetched is Capture.Mode and
+// Capture.ModeReason.
 type CaptureRecord struct {
 	Capture wildwatch.Capture `json:"capture"`
 	Listing wildwatch.Listing `json:"listing"`
 	Verdict wildwatch.Verdict `json:"verdict"`
+	// StaticListing is what static extraction found before the page was
+	// rendered, to show beside Listing; nil when there was no static try.
+	StaticListing *wildwatch.Listing `json:"static_listing,omitempty"`
 	// ManifestKey and WARCKey are evidence keys; WARCSHA256 is the WARC
 	// object's SHA-256 in hex.
 	ManifestKey string `json:"manifest_key"`
 	WARCKey     string `json:"warc_key"`
 	WARCSHA256  string `json:"warc_sha256"`
+	// ScreenshotKey and DOMKey are the evidence keys of a rendered
+	// capture's screenshot (PNG) and rendered DOM (HTML); empty when there
+	// is none.
+	ScreenshotKey string `json:"screenshot_key,omitempty"`
+	DOMKey        string `json:"dom_key,omitempty"`
+}
+
+// SetEvidence sets r's evidence keys from the manifest Evidence.Record
+// returned: ManifestKey, WARCKey and WARCSHA256, ScreenshotKey and DOMKey.
+func (r *CaptureRecord) SetEvidence(m *Manifest) {
+	r.ManifestKey = ManifestKey(m.SweepID, m.CaptureID)
+	for _, o := range m.Objects {
+		switch o.Role {
+		case RoleWARC:
+			r.WARCKey, r.WARCSHA256 = o.Key, o.SHA256
+		case RoleScreenshot:
+			r.ScreenshotKey = o.Key
+		case RoleDOM:
+			r.DOMKey = o.Key
+		}
+	}
 }
 
 // PutCapture records a capture. Capture.ID and Capture.SweepID are
@@ -46,11 +72,20 @@ func (c *Catalog) PutCapture(ctx context.Context, r CaptureRecord) (added bool, 
 	if err != nil {
 		return false, fmt.Errorf("putting capture %s: %w", cp.ID, err)
 	}
+	var static sql.NullString
+	if r.StaticListing != nil {
+		b, err := json.Marshal(r.StaticListing)
+		if err != nil {
+			return false, fmt.Errorf("putting capture %s: %w", cp.ID, err)
+		}
+		static = sql.NullString{String: string(b), Valid: true}
+	}
 	res, err := c.db.ExecContext(ctx, `INSERT INTO captures
-		(id, sweep_id, target, url, fetched_at, meta, listing, verdict, manifest_key, warc_key, warc_sha256, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (id) DO NOTHING`,
+		(id, sweep_id, target, url, fetched_at, meta, listing, verdict, manifest_key, warc_key, warc_sha256,
+		 screenshot_key, dom_key, static_listing, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (id) DO NOTHING`,
 		cp.ID, cp.SweepID, cp.Target, cp.URL, unixMicros(cp.FetchedAt), string(meta), string(listing), string(verdict),
-		r.ManifestKey, r.WARCKey, r.WARCSHA256, unixMicros(catalogNow()))
+		r.ManifestKey, r.WARCKey, r.WARCSHA256, r.ScreenshotKey, r.DOMKey, static, unixMicros(catalogNow()))
 	if isForeignKeyViolation(err) {
 		return false, fmt.Errorf("putting capture %s: sweep %s: %w", cp.ID, cp.SweepID, ErrNotFound)
 	}
@@ -64,13 +99,22 @@ func (c *Catalog) PutCapture(ctx context.Context, r CaptureRecord) (added bool, 
 	return n == 1, nil
 }
 
-const captureSelect = `SELECT meta, listing, verdict, manifest_key, warc_key, warc_sha256 FROM captures`
+const captureSelect = `SELECT meta, listing, verdict, manifest_key, warc_key, warc_sha256,
+	screenshot_key, dom_key, static_listing FROM captures`
 
 func scanCapture(r rowScanner) (CaptureRecord, error) {
 	var meta, listing, verdict string
+	var static sql.NullString
 	var rec CaptureRecord
-	if err := r.Scan(&meta, &listing, &verdict, &rec.ManifestKey, &rec.WARCKey, &rec.WARCSHA256); err != nil {
+	if err := r.Scan(&meta, &listing, &verdict, &rec.ManifestKey, &rec.WARCKey, &rec.WARCSHA256,
+		&rec.ScreenshotKey, &rec.DOMKey, &static); err != nil {
 		return CaptureRecord{}, err
+	}
+	if static.Valid {
+		rec.StaticListing = new(wildwatch.Listing)
+		if err := json.Unmarshal([]byte(static.String), rec.StaticListing); err != nil {
+			return CaptureRecord{}, fmt.Errorf("decoding static listing: %w", err)
+		}
 	}
 	if err := json.Unmarshal([]byte(meta), &rec.Capture); err != nil {
 		return CaptureRecord{}, fmt.Errorf("decoding capture: %w", err)

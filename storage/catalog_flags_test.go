@@ -31,6 +31,26 @@ func catCapture(sweepID, id string, at time.Time) CaptureRecord {
 	}
 }
 
+// catRenderedCapture returns a capture record of a page rendered in the
+// browser after static extraction found too little.
+func catRenderedCapture(sweepID, id string, at time.Time) CaptureRecord {
+	rec := catCapture(sweepID, id, at)
+	c := &rec.Capture
+	c.Mode, c.ModeReason = wildwatch.RenderBrowser, "static listing had no title"
+	c.Rendered = &wildwatch.Rendering{
+		DOM:        []byte("<html><h1>not stored</h1></html>"),
+		Screenshot: []byte("\x89PNG not stored"),
+		Viewport:   wildwatch.Viewport{Width: 1280, Height: 800},
+		RenderedAt: at.Add(1500 * time.Millisecond),
+		Browser:    "Chrome/131.0.6778.85",
+		Warnings:   []string{"network never went idle"},
+	}
+	rec.StaticListing = &wildwatch.Listing{URL: c.URL, Platform: "Example Market", Seller: "oldcraft"}
+	rec.ScreenshotKey = "captures/" + sweepID + "/" + id + "/8899aabbccddeeff.png"
+	rec.DOMKey = "captures/" + sweepID + "/" + id + "/0123456789abcdef.html"
+	return rec
+}
+
 // catFlag returns the flag detection would raise for rec.
 func catFlag(rec CaptureRecord, at time.Time) wildwatch.Flag {
 	return wildwatch.Flag{
@@ -48,19 +68,46 @@ func testCatalogCaptures(t *testing.T, s catalogSuite) {
 	late := catCapture("s1", "c-late", catTime.Add(time.Minute))
 	early := catCapture("s1", "c-early", catTime)
 	other := catCapture("s2", "c-other", catTime.Add(time.Hour))
-	for _, rec := range []CaptureRecord{late, early, other} {
+	rendered := catRenderedCapture("s1", "c-rendered", catTime.Add(time.Second))
+	emptyStatic := catRenderedCapture("s2", "c-rendered-empty-static", catTime.Add(2*time.Hour))
+	emptyStatic.StaticListing = &wildwatch.Listing{}
+	for _, rec := range []CaptureRecord{late, early, other, rendered, emptyStatic} {
 		added, err := c.PutCapture(ctx, rec)
 		if err != nil || !added {
 			t.Fatalf("PutCapture(%s) = %v, %v", rec.Capture.ID, added, err)
 		}
 	}
-	got, err := c.GetCapture(ctx, "c-early")
-	if err != nil {
-		t.Fatal(err)
+	for _, want := range []CaptureRecord{early, rendered, emptyStatic} {
+		got, err := c.GetCapture(ctx, want.Capture.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		catSame(t, "GetCapture("+want.Capture.ID+")", got, want)
+		if got.Capture.Body != nil || got.Capture.Text != "" {
+			t.Error("GetCapture returned a body; bodies belong to evidence")
+		}
+		if r := got.Capture.Rendered; r != nil && (r.DOM != nil || r.Screenshot != nil) {
+			t.Error("GetCapture returned a DOM or screenshot; they belong to evidence")
+		}
 	}
-	catSame(t, "GetCapture", got, early)
-	if got.Capture.Body != nil || got.Capture.Text != "" {
-		t.Error("GetCapture returned a body; bodies belong to evidence")
+	got, err := c.GetCapture(ctx, "c-rendered")
+	switch {
+	case err != nil:
+		t.Fatal(err)
+	case got.Capture.Mode != wildwatch.RenderBrowser || got.Capture.ModeReason != rendered.Capture.ModeReason:
+		t.Errorf("mode %q (%q), want %q (%q)", got.Capture.Mode, got.Capture.ModeReason, wildwatch.RenderBrowser, rendered.Capture.ModeReason)
+	case got.ScreenshotKey != rendered.ScreenshotKey || got.DOMKey != rendered.DOMKey:
+		t.Errorf("screenshot key %q, DOM key %q; want %q, %q", got.ScreenshotKey, got.DOMKey, rendered.ScreenshotKey, rendered.DOMKey)
+	case got.StaticListing == nil || got.StaticListing.Seller != rendered.StaticListing.Seller:
+		t.Errorf("static listing %+v, want %+v", got.StaticListing, rendered.StaticListing)
+	case got.Capture.Rendered == nil || !got.Capture.Rendered.RenderedAt.Equal(rendered.Capture.Rendered.RenderedAt):
+		t.Errorf("rendering %+v, want %+v", got.Capture.Rendered, rendered.Capture.Rendered)
+	}
+	if got, err := c.GetCapture(ctx, "c-early"); err != nil || got.StaticListing != nil || got.ScreenshotKey != "" || got.DOMKey != "" {
+		t.Errorf("static capture: %+v, %v; want no static listing, screenshot or DOM", got, err)
+	}
+	if got, err := c.GetCapture(ctx, "c-rendered-empty-static"); err != nil || got.StaticListing == nil {
+		t.Errorf("a static listing that found nothing came back as %+v, %v; want an empty listing, not none", got.StaticListing, err)
 	}
 
 	// Putting it again keeps the first record.
@@ -79,9 +126,9 @@ func testCatalogCaptures(t *testing.T, s catalogSuite) {
 		sweep string
 		want  []string
 	}{
-		{"s1", []string{"c-early", "c-late"}},
-		{"s2", []string{"c-other"}},
-		{"", []string{"c-early", "c-late", "c-other"}},
+		{"s1", []string{"c-early", "c-rendered", "c-late"}},
+		{"s2", []string{"c-other", "c-rendered-empty-static"}},
+		{"", []string{"c-early", "c-rendered", "c-late", "c-other", "c-rendered-empty-static"}},
 		{"nope", nil},
 	}
 	for _, tc := range tests {
@@ -92,6 +139,9 @@ func testCatalogCaptures(t *testing.T, s catalogSuite) {
 		var ids []string
 		for _, r := range recs {
 			ids = append(ids, r.Capture.ID)
+			if r.Capture.ID == rendered.Capture.ID {
+				catSame(t, "ListCaptures("+tc.sweep+") rendered capture", r, rendered)
+			}
 		}
 		catSame(t, "ListCaptures("+tc.sweep+")", ids, tc.want)
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"path"
 	"sort"
 	"strconv"
@@ -66,11 +67,19 @@ func loadMigrations() ([]migration, error) {
 // Either way a second process opening the catalog waits, then finds the
 // migration recorded and skips it.
 func (c *Catalog) migrate(ctx context.Context) error {
+	return c.migrateTo(ctx, math.MaxInt)
+}
+
+// migrateTo applies the migrations up to version last, as migrate does.
+func (c *Catalog) migrateTo(ctx context.Context, last int) error {
 	ms, err := loadMigrations()
 	if err != nil {
 		return err
 	}
 	for _, m := range ms {
+		if m.version > last {
+			break
+		}
 		var applied bool
 		err := c.inTx(ctx, func(tx *sql.Tx) error {
 			if c.dialect == DialectPostgres {

@@ -63,6 +63,7 @@ func runCatalogSuite(t *testing.T, newDSN func(t *testing.T) string) {
 		fn   func(t *testing.T, s catalogSuite)
 	}{
 		{"Migrations", testCatalogMigrations},
+		{"UpgradeCaptures", testCatalogUpgradeCaptures},
 		{"Targets", testCatalogTargets},
 		{"Sweeps", testCatalogSweeps},
 		{"SweepStatus", testCatalogSweepStatus},
@@ -168,6 +169,58 @@ func testCatalogMigrations(t *testing.T, s catalogSuite) {
 		t.Errorf("migrating again: %v", err)
 	}
 	catSame(t, "schema_migrations after migrating again", readApplied(again), before)
+}
+
+// testCatalogUpgradeCaptures opens a catalog of schema version 1 holding a
+// capture: migrating it keeps the capture, which reads back without a
+// screenshot, DOM or static listing, and new captures carry them.
+func testCatalogUpgradeCaptures(t *testing.T, s catalogSuite) {
+	ctx := t.Context()
+	dsn := s.newDSN(t)
+	old, err := openCatalogDB(ctx, CatalogConfig{DSN: dsn})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	if err := old.migrateTo(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	catSweep(t, old, "s1", "market", 0)
+	before := catCapture("s1", "c-old", catTime)
+	meta, err := json.Marshal(before.Capture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	listing, _ := json.Marshal(before.Listing)
+	verdict, _ := json.Marshal(before.Verdict)
+	// The version 1 INSERT, as PutCapture ran it before migration 2.
+	if _, err := old.db.ExecContext(ctx, `INSERT INTO captures
+		(id, sweep_id, target, url, fetched_at, meta, listing, verdict, manifest_key, warc_key, warc_sha256, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		"c-old", "s1", "market", before.Capture.URL, unixMicros(catTime), string(meta), string(listing), string(verdict),
+		before.ManifestKey, before.WARCKey, before.WARCSHA256, unixMicros(catTime)); err != nil {
+		t.Fatal(err)
+	}
+
+	c := openCatalogT(t, dsn)
+	got, err := c.GetCapture(ctx, "c-old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before.Capture.Body, before.Capture.Text = nil, ""
+	catSame(t, "capture stored before migration 2", got, before)
+	if got.StaticListing != nil || got.ScreenshotKey != "" || got.DOMKey != "" {
+		t.Errorf("capture stored before migration 2 = %+v", got)
+	}
+	rendered := catRenderedCapture("s1", "c-new", catTime.Add(time.Second))
+	if added, err := c.PutCapture(ctx, rendered); err != nil || !added {
+		t.Fatalf("PutCapture after migrating = %v, %v", added, err)
+	}
+	recs, err := c.ListCaptures(ctx, "s1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	catSame(t, "ListCaptures after migrating", recs, []CaptureRecord{before, rendered})
 }
 
 func TestCatalogConfig(t *testing.T) {

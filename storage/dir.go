@@ -334,13 +334,16 @@ func dirError(op, key string, err error) error {
 
 // Content types of evidence objects.
 const (
-	ContentTypeWARC     = "application/warc"
-	ContentTypeManifest = "application/json"
+	ContentTypeWARC       = "application/warc"
+	ContentTypeManifest   = "application/json"
+	ContentTypeScreenshot = "image/png"
+	ContentTypeDOM        = "text/html; charset=utf-8"
 )
 
 // ContentTypeForKey returns the content type Dir reports for key, from its
-// extension: application/warc for .warc and .warc.gz, the system's MIME
-// table for others, application/octet-stream when unknown.
+// extension: ContentTypeWARC for .warc and .warc.gz, ContentTypeManifest
+// for .json, ContentTypeScreenshot for .png, ContentTypeDOM for .html, the
+// system's MIME table for others, application/octet-stream when unknown.
 func ContentTypeForKey(key string) string {
 	base := path.Base(key)
 	switch {
@@ -348,6 +351,10 @@ func ContentTypeForKey(key string) string {
 		return ContentTypeWARC
 	case strings.HasSuffix(base, ".json"):
 		return ContentTypeManifest
+	case strings.HasSuffix(base, ".png"):
+		return ContentTypeScreenshot
+	case strings.HasSuffix(base, ".html"):
+		return ContentTypeDOM
 	}
 	if t := mime.TypeByExtension(path.Ext(base)); t != "" {
 		return t

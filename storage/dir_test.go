@@ -122,6 +122,8 @@ func TestContentTypeForKey(t *testing.T) {
 		{"captures/s/c/ab.warc.gz", ContentTypeWARC},
 		{"x.warc", ContentTypeWARC},
 		{"captures/s/c.manifest.json", "application/json"},
+		{"captures/s/c/0011223344556677.png", "image/png"},
+		{"captures/s/c/0011223344556677.html", "text/html; charset=utf-8"},
 		{"noext", "application/octet-stream"},
 		{"x.unknownextension", "application/octet-stream"},
 	}

@@ -9,15 +9,18 @@
 // embedded default), and S3, any S3-compatible server through minio-go.
 //
 // Evidence.Record turns one capture into evidence: a gzip WARC 1.1 object
-// (WriteWARC) stored under a content-addressed key, then a manifest naming
-// that object's SHA-256 and size, signed with the deployment's Ed25519 key
-// (Signer) and stored under ManifestKey. VerifyCapture and VerifyPath check
-// a manifest's signature and every object it names, offline when the
-// evidence is a directory.
+// (WriteWARC) stored under a content-addressed key, for a page rendered in
+// the browser also its screenshot (PNG) and rendered DOM (HTML) as objects
+// of their own, then a manifest naming each object's role, SHA-256 and
+// size, signed with the deployment's Ed25519 key (Signer) and stored under
+// ManifestKey. VerifyCapture and VerifyPath check a manifest's signature
+// and every object it names, offline when the evidence is a directory.
 //
 // Keys look like
 //
 //	captures/<sweep>/<capture>/<first 16 hex digits of the WARC's SHA-256>.warc.gz
+//	captures/<sweep>/<capture>/<first 16 hex digits of the screenshot's SHA-256>.png
+//	captures/<sweep>/<capture>/<first 16 hex digits of the DOM's SHA-256>.html
 //	captures/<sweep>/<capture>.manifest.json
 //
 // # Catalog

@@ -14,7 +14,7 @@ import (
 )
 
 // Evidence records captures as evidence in a store: a WARC and a signed
-// manifest per capture.
+// manifest per capture, and for a rendered capture its screenshot and DOM.
 type Evidence struct {
 	Store  wildwatch.EvidenceStore
 	Signer *Signer
@@ -28,16 +28,24 @@ const maxManifestBytes = 1 << 20
 // Record writes a capture's evidence and returns its signed manifest:
 //
 //  1. the WARC (WriteWARC) under
-//     captures/<sweep>/<capture>/<first 16 hex of its SHA-256>.warc.gz;
-//  2. the manifest, naming the WARC's SHA-256 and size, signed, under
-//     ManifestKey(sweep, capture).
+//     captures/<sweep>/<capture>/<first 16 hex of its SHA-256>.warc.gz
+//     (role RoleWARC);
+//  2. for a rendered capture, the screenshot under
+//     captures/<sweep>/<capture>/<first 16 hex of its SHA-256>.png (role
+//     RoleScreenshot, ContentTypeScreenshot) and the rendered DOM under
+//     …/<first 16 hex of its SHA-256>.html (role RoleDOM, ContentTypeDOM),
+//     each left out when empty. The WARC holds the same bytes in resource
+//     records; these objects let them be served and verified alone;
+//  3. the manifest, naming every object above with its SHA-256 and size in
+//     that order, signed, under ManifestKey(sweep, capture).
 //
 // The manifest is written last and once, so a capture is recorded exactly
 // when its manifest exists. Record is idempotent: when the manifest exists
 // already it writes nothing and returns the stored manifest. A retry after
-// a crash between the two writes makes a new WARC (record IDs are random,
-// hence a new content-addressed key) rather than colliding with the
-// orphaned one, which no manifest names.
+// a crash before the manifest was written makes a new WARC (record IDs are
+// random, hence a new content-addressed key) rather than colliding with the
+// orphaned one, which no manifest names; the screenshot and DOM keys are the
+// same again, and the stored objects are reused when their size agrees.
 func (e *Evidence) Record(ctx context.Context, p WARCParams) (*Manifest, error) {
 	if e.Store == nil || e.Signer == nil {
 		return nil, errors.New("recording evidence: store and signer are required")
@@ -63,29 +71,25 @@ func (e *Evidence) Record(ctx context.Context, p WARCParams) (*Manifest, error) 
 	if err := WriteWARC(&warc, p); err != nil {
 		return nil, fmt.Errorf("recording capture %s: %w", c.ID, err)
 	}
-	sum := sha256.Sum256(warc.Bytes())
-	digest := hex.EncodeToString(sum[:])
-	wkey := captureObjectPrefix(c.SweepID, c.ID) + digest[:16] + ".warc.gz"
-	info, err := e.Store.Put(ctx, wkey, bytes.NewReader(warc.Bytes()), int64(warc.Len()), ContentTypeWARC)
-	if errors.Is(err, wildwatch.ErrObjectExists) {
-		// Same key, same content: another attempt stored these very bytes.
-		info, err = e.Store.Stat(ctx, wkey)
-		if err == nil && info.Size != int64(warc.Len()) {
-			err = fmt.Errorf("%s exists with %d bytes, not %d", wkey, info.Size, warc.Len())
-		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("recording capture %s: %w", c.ID, err)
+	objects := []evidenceObject{{RoleWARC, ".warc.gz", ContentTypeWARC, warc.Bytes()}}
+	if r := c.Rendered; r != nil {
+		objects = append(objects,
+			evidenceObject{RoleScreenshot, ".png", ContentTypeScreenshot, r.Screenshot},
+			evidenceObject{RoleDOM, ".html", ContentTypeDOM, r.DOM})
 	}
 
 	m := NewManifest(p)
-	m.Objects = append(m.Objects, ManifestObject{
-		Key:         wkey,
-		Role:        RoleWARC,
-		SHA256:      digest,
-		Size:        int64(warc.Len()),
-		ContentType: ContentTypeWARC,
-	})
+	prefix := captureObjectPrefix(c.SweepID, c.ID)
+	for _, o := range objects {
+		if len(o.data) == 0 {
+			continue
+		}
+		mo, err := e.put(ctx, prefix, o)
+		if err != nil {
+			return nil, fmt.Errorf("recording capture %s: %w", c.ID, err)
+		}
+		m.Objects = append(m.Objects, mo)
+	}
 	if err := e.Signer.Sign(m); err != nil {
 		return nil, fmt.Errorf("recording capture %s: %w", c.ID, err)
 	}
@@ -96,14 +100,43 @@ func (e *Evidence) Record(ctx context.Context, p WARCParams) (*Manifest, error) 
 	_, err = e.Store.Put(ctx, mkey, bytes.NewReader(data), int64(len(data)), ContentTypeManifest)
 	if errors.Is(err, wildwatch.ErrObjectExists) {
 		// A concurrent Record of the same capture won; its manifest stands.
-		log.Info("capture recorded concurrently; keeping the stored manifest", "orphan", wkey)
+		log.Info("capture recorded concurrently; keeping the stored manifest", "orphan", m.Objects[0].Key)
 		return e.stored(ctx, mkey)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("recording capture %s: %w", c.ID, err)
 	}
-	log.Debug("capture recorded", "manifest", mkey, "warc", wkey, "bytes", warc.Len())
+	log.Debug("capture recorded", "manifest", mkey, "objects", len(m.Objects), "warc", m.Objects[0].Key, "bytes", warc.Len())
 	return m, nil
+}
+
+// evidenceObject is one object of a capture to store.
+type evidenceObject struct {
+	role, ext, contentType string
+	data                   []byte
+}
+
+// put stores o under prefix + the first 16 hex digits of its SHA-256 + its
+// extension and returns its manifest entry. An object already stored under
+// that key with the same size is taken to be these bytes: the key names
+// their digest, and another attempt of this capture stored them.
+func (e *Evidence) put(ctx context.Context, prefix string, o evidenceObject) (ManifestObject, error) {
+	sum := sha256.Sum256(o.data)
+	digest := hex.EncodeToString(sum[:])
+	key := prefix + digest[:16] + o.ext
+	size := int64(len(o.data))
+	_, err := e.Store.Put(ctx, key, bytes.NewReader(o.data), size, o.contentType)
+	if errors.Is(err, wildwatch.ErrObjectExists) {
+		var info wildwatch.ObjectInfo
+		info, err = e.Store.Stat(ctx, key)
+		if err == nil && info.Size != size {
+			err = fmt.Errorf("%s exists with %d bytes, not %d", key, info.Size, size)
+		}
+	}
+	if err != nil {
+		return ManifestObject{}, fmt.Errorf("storing %s: %w", o.role, err)
+	}
+	return ManifestObject{Key: key, Role: o.role, SHA256: digest, Size: size, ContentType: o.contentType}, nil
 }
 
 func (e *Evidence) logger() *slog.Logger {

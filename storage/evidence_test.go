@@ -257,3 +257,169 @@ func TestRecordErrors(t *testing.T) {
 		t.Errorf("failed Records left %+v, %v", objs, err)
 	}
 }
+
+// TestRecordRendered records a rendered capture: the WARC keeps the
+// server's body, and the screenshot and DOM are objects of their own in the
+// manifest, which verifies.
+func TestRecordRendered(t *testing.T) {
+	t.Parallel()
+	for _, st := range evidenceStores {
+		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+			store := st.new(t)
+			ev := &Evidence{Store: store, Signer: testSigner(t), Logger: testLogger(t)}
+			ctx := t.Context()
+			c := testRendered(testCapture("c1", []byte("<html><div id=app></div></html>")))
+			m, err := ev.Record(ctx, testWARCParams(c))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.ManifestVersion != ManifestVersion || m.Mode != wildwatch.RenderBrowser || m.Mode != c.Mode || m.ModeReason != c.ModeReason {
+				t.Errorf("manifest version %d, mode %q (%q); want %d, %q (%q)", m.ManifestVersion, m.Mode, m.ModeReason, ManifestVersion, c.Mode, c.ModeReason)
+			}
+
+			want := []struct {
+				role, ext, contentType string
+				data                   []byte
+			}{
+				{RoleWARC, ".warc.gz", ContentTypeWARC, nil},
+				{RoleScreenshot, ".png", "image/png", c.Rendered.Screenshot},
+				{RoleDOM, ".html", "text/html; charset=utf-8", c.Rendered.DOM},
+			}
+			if len(m.Objects) != len(want) {
+				t.Fatalf("manifest objects = %+v, want %d", m.Objects, len(want))
+			}
+			for i, w := range want {
+				o := m.Objects[i]
+				data := readObject(t, store, o.Key)
+				sum := sha256.Sum256(data)
+				digest := hex.EncodeToString(sum[:])
+				if o.Role != w.role || o.ContentType != w.contentType || o.Key != "captures/sweep-1/c1/"+digest[:16]+w.ext ||
+					o.SHA256 != digest || o.Size != int64(len(data)) {
+					t.Errorf("object %d = %+v; stored %d bytes, sha256 %s; want role %s, type %s", i, o, len(data), digest, w.role, w.contentType)
+				}
+				if w.data != nil && !bytes.Equal(data, w.data) {
+					t.Errorf("%s object holds %q, want %q", w.role, data, w.data)
+				}
+				info, err := store.Stat(ctx, o.Key)
+				if err != nil || info.ContentType != w.contentType {
+					t.Errorf("Stat(%s) = %+v, %v; want content type %s", o.Key, info, err, w.contentType)
+				}
+			}
+
+			var rec CaptureRecord
+			rec.SetEvidence(m)
+			if rec.ManifestKey != ManifestKey("sweep-1", "c1") || rec.WARCKey != m.Objects[0].Key || rec.WARCSHA256 != m.Objects[0].SHA256 ||
+				rec.ScreenshotKey != m.Objects[1].Key || rec.DOMKey != m.Objects[2].Key {
+				t.Errorf("SetEvidence gave %+v from %+v", rec, m.Objects)
+			}
+
+			// The WARC holds the server's body in the response and the
+			// rendering in resource records.
+			recs, err := readWARC(t, readObject(t, store, m.Objects[0].Key))
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkWARC(t, c, testWARCParams(c), recs, "999", "", false)
+
+			res, err := VerifyCapture(ctx, store, ManifestKey("sweep-1", "c1"), ev.Signer.PublicKey())
+			if err != nil || !res.OK {
+				t.Errorf("VerifyCapture = %+v, %v", res, err)
+			}
+
+			// Idempotent: nothing is written again.
+			before, err := store.List(ctx, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, err := ev.Record(ctx, testWARCParams(testRendered(testCapture("c1", []byte("other")))))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if again.Signature.Value != m.Signature.Value {
+				t.Errorf("second Record returned another manifest: %+v", again)
+			}
+			after, err := store.List(ctx, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(after) != len(before) || len(after) != 4 {
+				t.Errorf("objects before the second Record %d, after %d; want 4", len(before), len(after))
+			}
+		})
+	}
+}
+
+// TestRecordRenderedAfterCrash retries a rendered capture whose first
+// Record stored its objects but not its manifest: the screenshot and DOM
+// are found under the same keys and reused.
+func TestRecordRenderedAfterCrash(t *testing.T) {
+	t.Parallel()
+	dir, err := NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := &failingStore{EvidenceStore: dir, suffix: manifestSuffix}
+	store.fail.Store(true)
+	ev := &Evidence{Store: store, Signer: testSigner(t)}
+	ctx := t.Context()
+	p := testWARCParams(testRendered(testCapture("c1", []byte("body"))))
+	if _, err := ev.Record(ctx, p); !errors.Is(err, errInjected) {
+		t.Fatalf("Record = %v, want the injected failure", err)
+	}
+	store.fail.Store(false)
+	m, err := ev.Record(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := dir.List(ctx, "captures/sweep-1/c1/")
+	if err != nil || len(objs) != 4 {
+		t.Errorf("objects after the retry: %+v, %v; want two WARCs, the screenshot and the DOM", objs, err)
+	}
+	if len(m.Objects) != 3 {
+		t.Errorf("manifest objects %+v, want 3", m.Objects)
+	}
+	res, err := VerifyCapture(ctx, dir, ManifestKey("sweep-1", "c1"), ev.Signer.PublicKey())
+	if err != nil || !res.OK {
+		t.Errorf("VerifyCapture = %+v, %v", res, err)
+	}
+}
+
+// TestRecordStaticMode records a static capture that says how it was
+// fetched: no screenshot or DOM objects, the mode in the manifest.
+func TestRecordStaticMode(t *testing.T) {
+	t.Parallel()
+	dir, err := NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := &Evidence{Store: dir, Signer: testSigner(t)}
+	c := testCapture("c1", []byte("<html>ivory</html>"))
+	c.Mode, c.ModeReason = wildwatch.RenderStatic, "target is static"
+	m, err := ev.Record(t.Context(), testWARCParams(c))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Objects) != 1 || m.Objects[0].Role != RoleWARC || m.Mode != wildwatch.RenderStatic || m.ModeReason != "target is static" {
+		t.Errorf("manifest = %+v", m)
+	}
+	stored := readObject(t, dir, ManifestKey("sweep-1", "c1"))
+	if !bytes.Contains(stored, []byte(`"mode":"static","mode_reason":"target is static"`)) {
+		t.Errorf("stored manifest lacks the mode:\n%s", stored)
+	}
+}
+
+// readObject returns the bytes stored under key.
+func readObject(t *testing.T, store wildwatch.EvidenceStore, key string) []byte {
+	t.Helper()
+	rc, _, err := store.Get(t.Context(), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}

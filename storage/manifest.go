@@ -12,13 +12,23 @@ import (
 	"time"
 )
 
-// ManifestVersion is the version of the manifest format this package writes
-// and reads.
-const ManifestVersion = 1
+// ManifestVersion is the version of the manifest format this package
+// writes. Version 2 added "mode" and "mode_reason"; ParseManifest and
+// Verify also read version 1 manifests, which have neither.
+const ManifestVersion = 2
+
+// manifestVersion1 is the first manifest format: version 2 without "mode"
+// and "mode_reason".
+const manifestVersion1 = 1
 
 // Roles of the objects a manifest names.
 const (
+	// RoleWARC is the capture's WARC file (every manifest has one).
 	RoleWARC = "warc"
+	// RoleScreenshot is the full-page PNG of a rendered capture.
+	RoleScreenshot = "screenshot"
+	// RoleDOM is the rendered document (HTML, UTF-8) of a rendered capture.
+	RoleDOM = "dom"
 )
 
 // SignatureAlgorithm is the only algorithm manifests are signed with.
@@ -47,6 +57,12 @@ const SignatureAlgorithm = "ed25519"
 // rejects unknown members, so no field can be added to a stored manifest
 // without failing verification. `wildwatch verify` relies on this contract;
 // any change to the fields or their order is a new ManifestVersion.
+//
+// Version 1 is this struct without "mode" and "mode_reason". Both are
+// omitted when empty, so a version 1 manifest re-encodes to the bytes it was
+// signed over and still verifies. Parsing refuses a version 1 manifest that
+// has either member and a version 2 manifest where either is present but
+// empty, since neither can have been signed that way.
 type Manifest struct {
 	ManifestVersion int       `json:"manifest_version"`
 	CaptureID       string    `json:"capture_id"`
@@ -59,8 +75,13 @@ type Manifest struct {
 	FetchedAt       time.Time `json:"fetched_at"`
 	Status          int       `json:"status"`
 	UserAgent       string    `json:"user_agent"`
-	Software        string    `json:"software"`
-	SoftwareVersion string    `json:"software_version"`
+	// Mode is how the page was fetched (wildwatch.RenderStatic or
+	// wildwatch.RenderBrowser) and ModeReason why; both from version 2 and
+	// omitted when the capture did not say.
+	Mode            string `json:"mode,omitempty"`
+	ModeReason      string `json:"mode_reason,omitempty"`
+	Software        string `json:"software"`
+	SoftwareVersion string `json:"software_version"`
 	// RuleSet is the "name@version" of the rules that judged the capture.
 	RuleSet string           `json:"rule_set"`
 	Objects []ManifestObject `json:"objects"`
@@ -107,6 +128,8 @@ func NewManifest(p WARCParams) *Manifest {
 		FetchedAt:       c.FetchedAt.UTC(),
 		Status:          c.Status,
 		UserAgent:       c.UserAgent,
+		Mode:            c.Mode,
+		ModeReason:      c.ModeReason,
 		Software:        p.Software,
 		SoftwareVersion: p.SoftwareVersion,
 		RuleSet:         p.RuleSet,
@@ -133,9 +156,9 @@ func (m *Manifest) Marshal() ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-// ParseManifest reads a stored manifest. It rejects unknown members,
-// trailing data and versions other than ManifestVersion; it does not check
-// the signature (Verify does).
+// ParseManifest reads a stored manifest of version 1 or ManifestVersion. It
+// rejects unknown members, members its version does not have, trailing data
+// and other versions; it does not check the signature (Verify does).
 func ParseManifest(data []byte) (*Manifest, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -146,8 +169,26 @@ func ParseManifest(data []byte) (*Manifest, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("parsing manifest: data after the manifest")
 	}
-	if m.ManifestVersion != ManifestVersion {
-		return nil, fmt.Errorf("parsing manifest: version %d, want %d", m.ManifestVersion, ManifestVersion)
+	// "mode" and "mode_reason" are omitted when empty, so an empty one was
+	// not there when the manifest was signed.
+	var present struct {
+		Mode       *string `json:"mode"`
+		ModeReason *string `json:"mode_reason"`
+	}
+	if err := json.Unmarshal(data, &present); err != nil {
+		return nil, fmt.Errorf("parsing manifest: %w", err)
+	}
+	switch m.ManifestVersion {
+	case ManifestVersion:
+		if (present.Mode != nil && m.Mode == "") || (present.ModeReason != nil && m.ModeReason == "") {
+			return nil, errors.New("parsing manifest: empty mode or mode_reason")
+		}
+	case manifestVersion1:
+		if present.Mode != nil || present.ModeReason != nil {
+			return nil, errors.New("parsing manifest: version 1 has no mode or mode_reason")
+		}
+	default:
+		return nil, fmt.Errorf("parsing manifest: version %d, want %d or %d", m.ManifestVersion, manifestVersion1, ManifestVersion)
 	}
 	return &m, nil
 }

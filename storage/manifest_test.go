@@ -6,20 +6,34 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 )
 
-// testManifest returns a fixed, unsigned manifest.
+// testManifest returns a fixed, unsigned manifest of a rendered capture.
 func testManifest() *Manifest {
-	m := NewManifest(testWARCParams(testCapture("c1", nil)))
+	m := NewManifest(testWARCParams(testRendered(testCapture("c1", nil))))
 	m.Objects = append(m.Objects, ManifestObject{
 		Key:         "captures/sweep-1/c1/00112233aabbccdd.warc.gz",
 		Role:        RoleWARC,
 		SHA256:      "00112233aabbccdd00112233aabbccdd00112233aabbccdd00112233aabbccdd",
 		Size:        1234,
 		ContentType: ContentTypeWARC,
+	}, ManifestObject{
+		Key:         "captures/sweep-1/c1/44556677aabbccdd.png",
+		Role:        RoleScreenshot,
+		SHA256:      "44556677aabbccdd00112233aabbccdd00112233aabbccdd00112233aabbccdd",
+		Size:        81,
+		ContentType: ContentTypeScreenshot,
+	}, ManifestObject{
+		Key:         "captures/sweep-1/c1/8899aabbaabbccdd.html",
+		Role:        RoleDOM,
+		SHA256:      "8899aabbaabbccdd00112233aabbccdd00112233aabbccdd00112233aabbccdd",
+		Size:        140,
+		ContentType: ContentTypeDOM,
 	})
 	return m
 }
@@ -40,13 +54,18 @@ func TestManifestEncoding(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const unsigned = `{"manifest_version":1,"capture_id":"c1","sweep_id":"sweep-1","target":"example-market",` +
+	const unsigned = `{"manifest_version":2,"capture_id":"c1","sweep_id":"sweep-1","target":"example-market",` +
 		`"url":"http://market.example/item?id=42","final_url":"https://market.example/item/42?ref=a%20b",` +
 		`"remote_ip":"192.0.2.7","started_at":"2026-03-14T08:26:53.589793238Z","fetched_at":"2026-03-14T08:26:55.089793238Z",` +
 		`"status":200,"user_agent":"wildwatch/1 (+https://wildwatch.example/bot; wildlife-trafficking monitoring)",` +
+		`"mode":"browser","mode_reason":"static listing had no title",` +
 		`"software":"wildwatch","software_version":"1.2.3","rule_set":"default@3",` +
 		`"objects":[{"key":"captures/sweep-1/c1/00112233aabbccdd.warc.gz","role":"warc",` +
-		`"sha256":"00112233aabbccdd00112233aabbccdd00112233aabbccdd00112233aabbccdd","size":1234,"content_type":"application/warc"}]`
+		`"sha256":"00112233aabbccdd00112233aabbccdd00112233aabbccdd00112233aabbccdd","size":1234,"content_type":"application/warc"},` +
+		`{"key":"captures/sweep-1/c1/44556677aabbccdd.png","role":"screenshot",` +
+		`"sha256":"44556677aabbccdd00112233aabbccdd00112233aabbccdd00112233aabbccdd","size":81,"content_type":"image/png"},` +
+		`{"key":"captures/sweep-1/c1/8899aabbaabbccdd.html","role":"dom",` +
+		`"sha256":"8899aabbaabbccdd00112233aabbccdd00112233aabbccdd00112233aabbccdd","size":140,"content_type":"text/html; charset=utf-8"}]`
 	wantPrefix := unsigned + `,"signature":{"algorithm":"ed25519","key_id":"21fe31dfa154a261","value":"`
 	if !strings.HasPrefix(string(got), wantPrefix) || !strings.HasSuffix(string(got), "\"}}\n") {
 		t.Fatalf("stored manifest:\n%s\nwant it to start with:\n%s", got, wantPrefix)
@@ -92,6 +111,11 @@ func TestManifestVerify(t *testing.T) {
 		{"status", func(m *Manifest) { m.Status = 404 }, s.PublicKey(), false},
 		{"time", func(m *Manifest) { m.FetchedAt = m.FetchedAt.Add(time.Nanosecond) }, s.PublicKey(), false},
 		{"object digest", func(m *Manifest) { m.Objects[0].SHA256 = strings.Repeat("0", 64) }, s.PublicKey(), false},
+		{"screenshot digest", func(m *Manifest) { m.Objects[1].SHA256 = strings.Repeat("0", 64) }, s.PublicKey(), false},
+		{"DOM size", func(m *Manifest) { m.Objects[2].Size++ }, s.PublicKey(), false},
+		{"screenshot dropped", func(m *Manifest) { m.Objects = m.Objects[:1] }, s.PublicKey(), false},
+		{"mode", func(m *Manifest) { m.Mode = "static" }, s.PublicKey(), false},
+		{"mode reason dropped", func(m *Manifest) { m.ModeReason = "" }, s.PublicKey(), false},
 		{"object added", func(m *Manifest) { m.Objects = append(m.Objects, m.Objects[0]) }, s.PublicKey(), false},
 		{"objects removed", func(m *Manifest) { m.Objects = nil }, s.PublicKey(), false},
 		{"unsigned", func(m *Manifest) { m.Signature = nil }, s.PublicKey(), false},
@@ -143,6 +167,18 @@ func TestParseManifest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sm := NewManifest(testWARCParams(testCapture("c1", nil)))
+	sm.Objects = m.Objects[:1]
+	s.Sign(sm)
+	staticData, err := sm.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	static := string(staticData)
+	v1, err := os.ReadFile(filepath.Join("testdata", "evidence-v1", "captures", "sweep-1", "c1.manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		data string
@@ -151,7 +187,15 @@ func TestParseManifest(t *testing.T) {
 		{"stored", string(good), true},
 		{"indented", strings.ReplaceAll(string(good), `","`, "\",\n  \""), true},
 		{"unknown member", strings.Replace(string(good), `{"manifest_version"`, `{"extra":1,"manifest_version"`, 1), false},
-		{"version 2", strings.Replace(string(good), `"manifest_version":1`, `"manifest_version":2`, 1), false},
+		{"version 3", strings.Replace(string(good), `"manifest_version":2`, `"manifest_version":3`, 1), false},
+		{"version 0", strings.Replace(string(good), `"manifest_version":2`, `"manifest_version":0`, 1), false},
+		{"version 1", string(v1), true},
+		{"version 1 with a mode", strings.Replace(string(v1), `"software":`, `"mode":"static","software":`, 1), false},
+		{"version 1 with a mode reason", strings.Replace(string(v1), `"software":`, `"mode_reason":"x","software":`, 1), false},
+		{"version 1 with an empty mode", strings.Replace(string(v1), `"software":`, `"mode":"","software":`, 1), false},
+		{"empty mode added", strings.Replace(static, `"software":`, `"mode":"","software":`, 1), false},
+		{"empty mode reason added", strings.Replace(static, `"software":`, `"mode_reason":"","software":`, 1), false},
+		{"version 2 without a mode", static, true},
 		{"trailing data", string(good) + "{}", false},
 		{"not json", "hello", false},
 		{"empty", "", false},

@@ -35,7 +35,8 @@ func (r *VerifyResult) problem(format string, args ...any) {
 // VerifyCapture checks the capture whose manifest is at manifestKey in
 // store: that the manifest parses, is stored under the key its sweep and
 // capture IDs give, and carries a valid signature by pub; then that every
-// object it names exists with the size and SHA-256 it states. Findings are
+// object it names, whatever its role (the WARC, a rendered capture's
+// screenshot and DOM), exists with the size and SHA-256 it states. Findings are
 // Problems in the result; the error is for failures to check at all (the
 // manifest is missing, the store cannot be read, ctx ended).
 func VerifyCapture(ctx context.Context, store wildwatch.EvidenceStore, manifestKey string, pub ed25519.PublicKey) (VerifyResult, error) {

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -278,5 +279,126 @@ func TestVerifyPathErrors(t *testing.T) {
 		if res, err := VerifyPath(context.Background(), path, signer.PublicKey()); err == nil {
 			t.Errorf("%s: VerifyPath = %+v, want an error", name, res)
 		}
+	}
+}
+
+// TestVerifyRendered tampers with one object of a rendered capture: verify
+// fails, naming that object and no other.
+func TestVerifyRendered(t *testing.T) {
+	t.Parallel()
+	flip := func(t *testing.T, path string) {
+		makeWritable(t, path)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data[len(data)/2] ^= 0x01
+		if err := os.WriteFile(path, data, 0o444); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		name string
+		role string // of the object tampered with; "" for none
+		// tamper changes the object's file.
+		tamper func(t *testing.T, path string)
+		want   string
+	}{
+		{name: "untouched"},
+		{"screenshot byte flipped", RoleScreenshot, flip, "SHA-256"},
+		{"DOM byte flipped", RoleDOM, flip, "SHA-256"},
+		{"screenshot missing", RoleScreenshot, func(t *testing.T, path string) {
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+		}, "missing"},
+		{"DOM truncated", RoleDOM, func(t *testing.T, path string) {
+			makeWritable(t, path)
+			if err := os.Truncate(path, 5); err != nil {
+				t.Fatal(err)
+			}
+		}, "5 bytes, manifest says"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			root := t.TempDir()
+			d, err := NewDir(root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev := &Evidence{Store: d, Signer: testSigner(t)}
+			m, err := ev.Record(t.Context(), testWARCParams(testRendered(testCapture("c1", []byte("<html>shell</html>")))))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var key string
+			for _, o := range m.Objects {
+				if o.Role == tt.role {
+					key = o.Key
+				}
+			}
+			if tt.role != "" {
+				if key == "" {
+					t.Fatalf("manifest has no %s object: %+v", tt.role, m.Objects)
+				}
+				tt.tamper(t, filepath.Join(root, filepath.FromSlash(key)))
+			}
+			results, err := VerifyPath(t.Context(), root, ev.Signer.PublicKey())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(results) != 1 {
+				t.Fatalf("results %+v, want one", results)
+			}
+			r := results[0]
+			if tt.role == "" {
+				if !r.OK || len(r.Problems) != 0 {
+					t.Errorf("untouched rendered capture: %+v", r)
+				}
+				return
+			}
+			if r.OK || len(r.Problems) == 0 {
+				t.Fatalf("%s verified despite the tampering: %+v", tt.role, r)
+			}
+			for _, p := range r.Problems {
+				if !strings.HasPrefix(p, "object "+key+": ") {
+					t.Errorf("problem %q is not about %s", p, key)
+				}
+			}
+			if all := strings.Join(r.Problems, "\n"); !strings.Contains(all, tt.want) {
+				t.Errorf("problems %q do not say %q", all, tt.want)
+			}
+		})
+	}
+}
+
+// TestVerifyVersion1 verifies evidence recorded by the version 1 manifest
+// format (testdata/evidence-v1, written once and never regenerated): it
+// must verify as long as wildwatch reads version 1.
+func TestVerifyVersion1(t *testing.T) {
+	t.Parallel()
+	pub := testSigner(t).PublicKey()
+	results, err := VerifyPath(t.Context(), filepath.Join("testdata", "evidence-v1"), pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != 1 || !results[0].OK || results[0].CaptureID != "c1" {
+		t.Fatalf("VerifyPath(version 1 store) = %+v", results)
+	}
+
+	data, err := os.ReadFile(filepath.Join("testdata", "evidence-v1", "captures", "sweep-1", "c1.manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := ParseManifest(data)
+	if err != nil || m.ManifestVersion != 1 {
+		t.Fatalf("ParseManifest(version 1) = %+v, %v", m, err)
+	}
+	// Re-encoding must give back the stored bytes, or the signature would
+	// be checked over another message.
+	again, err := m.Marshal()
+	if err != nil || !bytes.Equal(again, data) {
+		t.Errorf("version 1 manifest re-encodes as\n%s\nnot\n%s", again, data)
 	}
 }

@@ -65,7 +65,8 @@ const (
 // WriteWARC writes one gzip-compressed WARC 1.1 file for a capture, each
 // record its own gzip member:
 //
-//   - warcinfo: software, format, the sweep, target and rule set;
+//   - warcinfo: software, format, the sweep, target and rule set, the fetch
+//     mode and, for a rendered capture, the browser;
 //   - request: the request line and Capture.RequestHeader (method GET,
 //     target Capture.FinalURL, else Capture.URL);
 //   - response: the status line, Capture.Header and Capture.Body exactly as
@@ -74,12 +75,23 @@ const (
 //     decoding, so Transfer-Encoding is dropped and Content-Length set to
 //     the stored length; the values the server sent, if different, are kept
 //     as X-Wildwatch-Orig-Transfer-Encoding and
-//     X-Wildwatch-Orig-Content-Length;
-//   - metadata: application/json {"listing": …, "verdict": …}.
+//     X-Wildwatch-Orig-Content-Length. For a rendered capture too this is
+//     the main document as the server sent it, never the rendered DOM;
+//   - for a rendered capture (Capture.Rendered not nil), two resource
+//     records: the rendered DOM (ContentTypeDOM, WARC-Target-URI
+//     "urn:wildwatch:dom:" + the target URI) and the full-page screenshot
+//     (ContentTypeScreenshot, "urn:wildwatch:screenshot:" + the target
+//     URI), each dated Rendering.RenderedAt; one whose bytes are empty is
+//     left out;
+//   - metadata: application/json {"listing": …, "verdict": …, "mode": …,
+//     "mode_reason": …, "rendered": {"viewport", "rendered_at", "browser",
+//     "warnings"}}, the last three omitted when the capture has none.
 //
 // Every record has a WARC-Record-ID, WARC-Date (the capture's FetchedAt,
-// else StartedAt, in UTC) and SHA-256 block digests; request and response
-// have payload digests; request and metadata name the response in
+// else StartedAt, in UTC; RenderedAt for resource records when set) and
+// SHA-256 block digests; request, response and
+// resource records have payload digests (for a resource, its whole block);
+// request, resource and metadata records name the response in
 // WARC-Concurrent-To. Record IDs are random, so two WARCs of one capture
 // differ.
 //
@@ -118,10 +130,13 @@ func WriteWARC(w io.Writer, p WARCParams) error {
 		return fmt.Errorf("writing warc: capture %s: %w", c.ID, err)
 	}
 	ids := struct{ info, request, response, metadata string }{newRecordID(), newRecordID(), newRecordID(), newRecordID()}
-	metadata, err := json.Marshal(struct {
-		Listing wildwatch.Listing `json:"listing"`
-		Verdict wildwatch.Verdict `json:"verdict"`
-	}{p.Listing, p.Verdict})
+	metadata, err := json.Marshal(warcMetadata{
+		Listing:    p.Listing,
+		Verdict:    p.Verdict,
+		Mode:       c.Mode,
+		ModeReason: c.ModeReason,
+		Rendered:   c.Rendered,
+	})
 	if err != nil {
 		return fmt.Errorf("writing warc: capture %s: %w", c.ID, err)
 	}
@@ -141,15 +156,19 @@ func WriteWARC(w io.Writer, p WARCParams) error {
 			target: target, ip: ip, truncated: c.Truncated,
 			block: responseBlock(c),
 		},
-		{
-			kind: gowarc.Metadata, id: ids.metadata, contentType: warcTypeMetadata,
-			target: target, concurrentTo: ids.response,
-			block: metadata,
-		},
 	}
+	records = append(records, renderedRecords(c.Rendered, target, ids.response)...)
+	records = append(records, warcRecordSpec{
+		kind: gowarc.Metadata, id: ids.metadata, contentType: warcTypeMetadata,
+		target: target, concurrentTo: ids.response,
+		block: metadata,
+	})
 	gz := gzip.NewWriter(w)
 	for _, spec := range records {
-		spec.date, spec.warcinfo = date, ids.info
+		if spec.date.IsZero() {
+			spec.date = date
+		}
+		spec.warcinfo = ids.info
 		if spec.kind == gowarc.Warcinfo {
 			spec.warcinfo = ""
 		}
@@ -162,6 +181,49 @@ func WriteWARC(w io.Writer, p WARCParams) error {
 		}
 	}
 	return nil
+}
+
+// warcMetadata is the block of the metadata record. Rendered's DOM and
+// Screenshot are not encoded (they have resource records of their own).
+type warcMetadata struct {
+	Listing    wildwatch.Listing    `json:"listing"`
+	Verdict    wildwatch.Verdict    `json:"verdict"`
+	Mode       string               `json:"mode,omitempty"`
+	ModeReason string               `json:"mode_reason,omitempty"`
+	Rendered   *wildwatch.Rendering `json:"rendered,omitempty"`
+}
+
+// URI prefixes of the resource records of a rendered capture; the target
+// URI follows.
+const (
+	domURIPrefix        = "urn:wildwatch:dom:"
+	screenshotURIPrefix = "urn:wildwatch:screenshot:"
+)
+
+// renderedRecords returns the resource records of a rendering, DOM first,
+// each concurrent to the response; none for a nil rendering or empty bytes.
+func renderedRecords(r *wildwatch.Rendering, target, responseID string) []warcRecordSpec {
+	if r == nil {
+		return nil
+	}
+	var specs []warcRecordSpec
+	for _, res := range []struct {
+		prefix, contentType string
+		block               []byte
+	}{
+		{domURIPrefix, ContentTypeDOM, r.DOM},
+		{screenshotURIPrefix, ContentTypeScreenshot, r.Screenshot},
+	} {
+		if len(res.block) == 0 {
+			continue
+		}
+		specs = append(specs, warcRecordSpec{
+			kind: gowarc.Resource, id: newRecordID(), date: r.RenderedAt.UTC(),
+			contentType: res.contentType, target: res.prefix + target,
+			concurrentTo: responseID, block: res.block,
+		})
+	}
+	return specs
 }
 
 // newRecordID returns a random (version 4) UUID URN.
@@ -210,7 +272,8 @@ var (
 
 // write writes the record: version line, header, blank line, block and the
 // two CRLFs that end a record. Request and response blocks get a payload
-// digest over the bytes after their HTTP header.
+// digest over the bytes after their HTTP header, resource blocks one over
+// the whole block.
 func (s warcRecordSpec) write(w io.Writer) error {
 	h := &gowarc.WarcFields{}
 	h.Add(gowarc.WarcType, s.kind.String())
@@ -239,6 +302,9 @@ func (s warcRecordSpec) write(w io.Writer) error {
 			return errors.New("http block without end of header")
 		}
 		h.Add(gowarc.WarcPayloadDigest, sha256Label(s.block[i+len(warcCRLFCRLF):]))
+	}
+	if s.kind == gowarc.Resource {
+		h.Add(gowarc.WarcPayloadDigest, sha256Label(s.block))
 	}
 	h.AddInt(gowarc.ContentLength, len(s.block))
 
@@ -279,6 +345,10 @@ func warcInfoBlock(p WARCParams) []byte {
 	field("wildwatch-capture-id", c.ID)
 	field("wildwatch-rule-set", p.RuleSet)
 	field("http-header-user-agent", c.UserAgent)
+	field("wildwatch-mode", c.Mode)
+	if c.Rendered != nil {
+		field("wildwatch-browser", c.Rendered.Browser)
+	}
 	return b.Bytes()
 }
 

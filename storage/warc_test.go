@@ -3,19 +3,15 @@ package storage
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
-	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,6 +61,27 @@ func testWARCParams(c *wildwatch.Capture) WARCParams {
 		},
 		SoftwareVersion: "1.2.3",
 	}
+}
+
+// testPNG is a 2×2 PNG, standing in for a full-page screenshot.
+var testPNG = []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x02\x00\x00\x00\x02\b\x06\x00\x00\x00r\xb6\r$" +
+	"\x00\x00\x00\x18IDATx\x9cb:\xb1\xa5\xe2?\x03\f\x88h\xd8\xfc\a\x04\x00\x00\xff\xff/\xf7\x04m" +
+	"\r_\x8d\xa1\x00\x00\x00\x00IEND\xaeB`\x82")
+
+// testRendered makes c a rendered capture: the server's body stays, the
+// browser's DOM and screenshot are added.
+func testRendered(c *wildwatch.Capture) *wildwatch.Capture {
+	c.Mode = wildwatch.RenderBrowser
+	c.ModeReason = "static listing had no title"
+	c.Rendered = &wildwatch.Rendering{
+		DOM:        []byte("<html><head><title>Carved ivory bangle</title></head><body><h1>Carved ivory bangle 象牙手镯</h1><p class=\"price\">120</p></body></html>"),
+		Screenshot: append([]byte(nil), testPNG...),
+		Viewport:   wildwatch.Viewport{Width: 1280, Height: 800},
+		RenderedAt: c.FetchedAt.Add(2345 * time.Millisecond),
+		Browser:    "Chrome/131.0.6778.85",
+		Warnings:   []string{"wait selector h1.title never appeared", "network never went idle"},
+	}
+	return c
 }
 
 // warcRecord is what the tests read back from a WARC.
@@ -173,6 +190,30 @@ func TestWriteWARC(t *testing.T) {
 			wantTruncated:  true,
 		},
 		{
+			name: "static with mode",
+			edit: func(c *wildwatch.Capture) {
+				c.Header.Set("Content-Length", strconv.Itoa(len(c.Body)))
+				c.Mode, c.ModeReason = wildwatch.RenderStatic, "target is static"
+			},
+		},
+		{
+			name: "rendered",
+			edit: func(c *wildwatch.Capture) {
+				c.Header.Set("Content-Length", strconv.Itoa(len(c.Body)))
+				testRendered(c)
+			},
+		},
+		{
+			name: "rendered without a screenshot or a time",
+			edit: func(c *wildwatch.Capture) {
+				c.Header.Del("Content-Length")
+				testRendered(c)
+				c.Rendered.Screenshot = nil
+				c.Rendered.RenderedAt = time.Time{}
+				c.Rendered.Warnings = nil
+			},
+		},
+		{
 			name: "empty 404 without IP",
 			edit: func(c *wildwatch.Capture) {
 				c.Status = 404
@@ -204,23 +245,48 @@ func TestWriteWARC(t *testing.T) {
 
 func checkWARC(t *testing.T, c *wildwatch.Capture, p WARCParams, recs []warcRecord, origLength, origTE string, truncated bool) {
 	t.Helper()
+	// The resource records a rendering should have, in order.
+	type resource struct {
+		uriPrefix, contentType string
+		data                   []byte
+	}
+	var resources []resource
+	if r := c.Rendered; r != nil {
+		for _, res := range []resource{{"urn:wildwatch:dom:", "text/html; charset=utf-8", r.DOM}, {"urn:wildwatch:screenshot:", "image/png", r.Screenshot}} {
+			if len(res.data) > 0 {
+				resources = append(resources, res)
+			}
+		}
+	}
 	var kinds []string
 	for _, r := range recs {
 		kinds = append(kinds, r.kind)
 	}
-	if want := []string{"warcinfo", "request", "response", "metadata"}; !reflect.DeepEqual(kinds, want) {
-		t.Fatalf("record types = %q, want %q", kinds, want)
+	wantKinds := []string{"warcinfo", "request", "response"}
+	for range resources {
+		wantKinds = append(wantKinds, "resource")
 	}
-	info, req, resp, meta := recs[0], recs[1], recs[2], recs[3]
+	wantKinds = append(wantKinds, "metadata")
+	if !reflect.DeepEqual(kinds, wantKinds) {
+		t.Fatalf("record types = %q, want %q", kinds, wantKinds)
+	}
+	info, req, resp, meta := recs[0], recs[1], recs[2], recs[len(recs)-1]
 	target := c.FinalURL
 	if target == "" {
 		target = c.URL
 	}
 	wantDate := c.FetchedAt.UTC().Format(time.RFC3339Nano)
 	ids := map[string]bool{}
-	for _, r := range recs {
-		if d := r.header.Get(gowarc.WarcDate); d != wantDate {
-			t.Errorf("%s WARC-Date = %q, want %q", r.kind, d, wantDate)
+	for i, r := range recs {
+		date, uri := wantDate, target
+		if r.kind == "resource" {
+			if c.Rendered != nil && !c.Rendered.RenderedAt.IsZero() {
+				date = c.Rendered.RenderedAt.UTC().Format(time.RFC3339Nano)
+			}
+			uri = resources[i-3].uriPrefix + target
+		}
+		if d := r.header.Get(gowarc.WarcDate); d != date {
+			t.Errorf("%s WARC-Date = %q, want %q", r.kind, d, date)
 		}
 		id := r.header.Get(gowarc.WarcRecordID)
 		if !strings.HasPrefix(id, "<urn:uuid:") || ids[id] {
@@ -231,8 +297,8 @@ func checkWARC(t *testing.T, c *wildwatch.Capture, p WARCParams, recs []warcReco
 			t.Errorf("%s block digest %q, want %q", r.kind, d, sha256Digest(r.block))
 		}
 		if r.kind != "warcinfo" {
-			if got := r.header.Get(gowarc.WarcTargetURI); got != target {
-				t.Errorf("%s WARC-Target-URI = %q, want %q", r.kind, got, target)
+			if got := r.header.Get(gowarc.WarcTargetURI); got != uri {
+				t.Errorf("%s WARC-Target-URI = %q, want %q", r.kind, got, uri)
 			}
 			if got := r.header.Get(gowarc.WarcWarcinfoID); got != info.header.Get(gowarc.WarcRecordID) {
 				t.Errorf("%s WARC-Warcinfo-ID = %q", r.kind, got)
@@ -240,9 +306,21 @@ func checkWARC(t *testing.T, c *wildwatch.Capture, p WARCParams, recs []warcReco
 		}
 	}
 	respID := resp.header.Get(gowarc.WarcRecordID)
-	for _, r := range []warcRecord{req, meta} {
+	for _, r := range append([]warcRecord{req, meta}, recs[3:len(recs)-1]...) {
 		if got := r.header.Get(gowarc.WarcConcurrentTo); got != respID {
 			t.Errorf("%s WARC-Concurrent-To = %q, want the response %q", r.kind, got, respID)
+		}
+	}
+	for i, res := range resources {
+		r := recs[3+i]
+		if ct := r.header.Get(gowarc.ContentType); ct != res.contentType {
+			t.Errorf("%s Content-Type = %q, want %q", r.header.Get(gowarc.WarcTargetURI), ct, res.contentType)
+		}
+		if !bytes.Equal(r.block, res.data) {
+			t.Errorf("%s block = %q, want %q", r.header.Get(gowarc.WarcTargetURI), r.block, res.data)
+		}
+		if d := r.header.Get(gowarc.WarcPayloadDigest); d != sha256Digest(res.data) {
+			t.Errorf("%s payload digest %q, want %q", r.header.Get(gowarc.WarcTargetURI), d, sha256Digest(res.data))
 		}
 	}
 
@@ -295,7 +373,16 @@ func checkWARC(t *testing.T, c *wildwatch.Capture, p WARCParams, recs []warcReco
 		}
 	}
 
-	for _, want := range []string{"software: wildwatch/1.2.3\r\n", "isPartOf: sweep-1\r\n", "wildwatch-rule-set: default@3\r\n", "format: WARC File Format 1.1\r\n"} {
+	wantInfo := []string{"software: wildwatch/1.2.3\r\n", "isPartOf: sweep-1\r\n", "wildwatch-rule-set: default@3\r\n", "format: WARC File Format 1.1\r\n"}
+	if c.Mode != "" {
+		wantInfo = append(wantInfo, "wildwatch-mode: "+c.Mode+"\r\n")
+	}
+	if c.Rendered != nil {
+		wantInfo = append(wantInfo, "wildwatch-browser: "+c.Rendered.Browser+"\r\n")
+	} else if strings.Contains(string(info.block), "wildwatch-browser") {
+		t.Errorf("warcinfo of a static capture names a browser:\n%s", info.block)
+	}
+	for _, want := range wantInfo {
 		if !strings.Contains(string(info.block), want) {
 			t.Errorf("warcinfo lacks %q:\n%s", want, info.block)
 		}
@@ -304,46 +391,125 @@ func checkWARC(t *testing.T, c *wildwatch.Capture, p WARCParams, recs []warcReco
 	if ct := meta.header.Get(gowarc.ContentType); ct != "application/json" {
 		t.Errorf("metadata Content-Type = %q", ct)
 	}
-	var m struct {
-		Listing wildwatch.Listing `json:"listing"`
-		Verdict wildwatch.Verdict `json:"verdict"`
+	checkWARCMetadata(t, c, p, meta.block)
+}
+
+// checkWARCMetadata checks the metadata record's JSON: the listing, the
+// verdict and how the page was fetched, nothing else.
+func checkWARCMetadata(t *testing.T, c *wildwatch.Capture, p WARCParams, block []byte) {
+	t.Helper()
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(block, &members); err != nil {
+		t.Fatalf("metadata is not a JSON object: %v\n%s", err, block)
 	}
-	if err := json.Unmarshal(meta.block, &m); err != nil {
-		t.Fatalf("metadata is not JSON: %v", err)
+	var names []string
+	for name := range members {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	wantNames := []string{"listing", "verdict"}
+	if c.Mode != "" {
+		wantNames = append(wantNames, "mode")
+	}
+	if c.ModeReason != "" {
+		wantNames = append(wantNames, "mode_reason")
+	}
+	if c.Rendered != nil {
+		wantNames = append(wantNames, "rendered")
+	}
+	slices.Sort(wantNames)
+	if !slices.Equal(names, wantNames) {
+		t.Errorf("metadata members %q, want %q", names, wantNames)
+	}
+
+	var m struct {
+		Listing    wildwatch.Listing          `json:"listing"`
+		Verdict    wildwatch.Verdict          `json:"verdict"`
+		Mode       string                     `json:"mode"`
+		ModeReason string                     `json:"mode_reason"`
+		Rendered   map[string]json.RawMessage `json:"rendered"`
+	}
+	if err := json.Unmarshal(block, &m); err != nil {
+		t.Fatalf("metadata: %v", err)
 	}
 	if !reflect.DeepEqual(m.Listing, p.Listing) || !reflect.DeepEqual(m.Verdict, p.Verdict) {
 		t.Errorf("metadata = %+v, want listing %+v and verdict %+v", m, p.Listing, p.Verdict)
 	}
+	if m.Mode != c.Mode || m.ModeReason != c.ModeReason {
+		t.Errorf("metadata mode %q (%q), want %q (%q)", m.Mode, m.ModeReason, c.Mode, c.ModeReason)
+	}
+	if c.Rendered == nil {
+		return
+	}
+	for _, name := range []string{"dom", "screenshot", "DOM", "Screenshot"} {
+		if _, ok := m.Rendered[name]; ok {
+			t.Errorf("metadata rendered has %q; its bytes belong to resource records", name)
+		}
+	}
+	var got wildwatch.Rendering
+	raw, _ := json.Marshal(m.Rendered)
+	if err := json.Unmarshal(raw, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := *c.Rendered
+	want.DOM, want.Screenshot = nil, nil
+	if !got.RenderedAt.Equal(want.RenderedAt) {
+		t.Errorf("metadata rendered_at %v, want %v", got.RenderedAt, want.RenderedAt)
+	}
+	got.RenderedAt, want.RenderedAt = time.Time{}, time.Time{}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("metadata rendered = %+v, want %+v", got, want)
+	}
+	if _, ok := m.Rendered["viewport"]; !ok {
+		t.Errorf("metadata rendered lacks the viewport: %s", raw)
+	}
 }
 
-// TestWriteWARCTamper changes one byte of the stored body: the reader must
-// notice, or the digests prove nothing.
+// TestWriteWARCTamper changes one byte of a stored body, DOM or
+// screenshot: the reader must notice, or the digests prove nothing.
 func TestWriteWARCTamper(t *testing.T) {
 	t.Parallel()
-	c := testCapture("c1", []byte("<html>one unique body marker</html>"))
-	var buf bytes.Buffer
-	if err := WriteWARC(&buf, testWARCParams(c)); err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name string
+		// find returns the bytes of c one of which is changed.
+		find func(c *wildwatch.Capture) []byte
+	}{
+		{"response body", func(c *wildwatch.Capture) []byte { return []byte("unique body marker") }},
+		{"rendered DOM", func(c *wildwatch.Capture) []byte { return []byte("<h1>Carved ivory bangle") }},
+		{"screenshot", func(c *wildwatch.Capture) []byte { return c.Rendered.Screenshot[16:] }},
 	}
-	zr, err := gzip.NewReader(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plain, err := io.ReadAll(zr) // all members
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := bytes.Index(plain, []byte("unique body marker"))
-	if i < 0 {
-		t.Fatal("body not found in the WARC")
-	}
-	plain[i] ^= 0x20
-	_, err = readWARC(t, plain)
-	if err == nil {
-		t.Fatal("reading a WARC with a changed body byte reported no error")
-	}
-	if !strings.Contains(err.Error(), "digest") {
-		t.Errorf("error %q does not blame a digest", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			c := testRendered(testCapture("c1", []byte("<html>one unique body marker</html>")))
+			var buf bytes.Buffer
+			if err := WriteWARC(&buf, testWARCParams(c)); err != nil {
+				t.Fatal(err)
+			}
+			zr, err := gzip.NewReader(&buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			plain, err := io.ReadAll(zr) // all members
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := readWARC(t, plain); err != nil {
+				t.Fatalf("the untouched WARC does not read back: %v", err)
+			}
+			i := bytes.Index(plain, tt.find(c))
+			if i < 0 {
+				t.Fatalf("%s not found in the WARC", tt.name)
+			}
+			plain[i+1] ^= 0x20
+			_, err = readWARC(t, plain)
+			if err == nil {
+				t.Fatalf("reading a WARC with a changed %s byte reported no error", tt.name)
+			}
+			if !strings.Contains(err.Error(), "digest") {
+				t.Errorf("error %q does not blame a digest", err)
+			}
+		})
 	}
 }
 
@@ -366,153 +532,6 @@ func TestWriteWARCErrors(t *testing.T) {
 			t.Errorf("%s: WriteWARC succeeded", tt.name)
 		}
 	}
-}
-
-// warcioVersion is the webrecorder warcio.js release TestWARCReadByWarcio
-// reads our WARCs with.
-const warcioVersion = "2.4.11"
-
-// warcioScript prints one JSON line per record of the WARC named by
-// argv[3], read with the warcio module at the file URL argv[2].
-const warcioScript = `
-import { createReadStream } from "node:fs";
-import { createHash } from "node:crypto";
-const { WARCParser } = await import(process.argv[2]);
-const parser = new WARCParser(createReadStream(process.argv[3]));
-for await (const record of parser) {
-  const payload = await record.readFully(false);
-  console.log(JSON.stringify({
-    type: record.warcType,
-    target: record.warcTargetURI ?? "",
-    id: record.warcHeader("WARC-Record-ID"),
-    concurrentTo: (record.warcConcurrentTo ?? []).join(" "),
-    payloadDigest: record.warcPayloadDigest ?? "",
-    blockDigest: record.warcBlockDigest ?? "",
-    status: record.httpHeaders ? Number(record.httpHeaders.statusCode ?? 0) : 0,
-    payloadSHA256: "sha256:" + createHash("sha256").update(payload).digest("hex"),
-  }));
-}
-`
-
-// TestWARCReadByWarcio reads a WARC with webrecorder's warcio.js, an
-// independent implementation, installed from npm into the user cache
-// directory on first use.
-func TestWARCReadByWarcio(t *testing.T) {
-	t.Parallel()
-	module := installWarcio(t)
-
-	c := testCapture("c1", []byte("<html>\x00\x01 bangle</html>"))
-	c.Header.Set("Transfer-Encoding", "chunked")
-	c.Header.Set("Content-Encoding", "identity")
-	var buf bytes.Buffer
-	if err := WriteWARC(&buf, testWARCParams(c)); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	warcPath := filepath.Join(dir, "c1.warc.gz")
-	scriptPath := filepath.Join(dir, "read.mjs")
-	if err := os.WriteFile(warcPath, buf.Bytes(), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(scriptPath, []byte(warcioScript), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", scriptPath, (&url.URL{Scheme: "file", Path: module}).String(), warcPath)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("node: %v\n%s", err, stderr.Bytes())
-	}
-	if stderr.Len() > 0 {
-		t.Errorf("warcio complained:\n%s", stderr.Bytes())
-	}
-
-	type record struct {
-		Type, Target, ID, ConcurrentTo, PayloadDigest, BlockDigest, PayloadSHA256 string
-		Status                                                                    int
-	}
-	var recs []record
-	for line := range strings.SplitSeq(strings.TrimSpace(string(out)), "\n") {
-		var r record
-		if err := json.Unmarshal([]byte(line), &r); err != nil {
-			t.Fatalf("script output %q: %v", line, err)
-		}
-		recs = append(recs, r)
-	}
-	var kinds []string
-	for _, r := range recs {
-		kinds = append(kinds, r.Type)
-	}
-	if want := []string{"warcinfo", "request", "response", "metadata"}; !reflect.DeepEqual(kinds, want) {
-		t.Fatalf("warcio read record types %q, want %q", kinds, want)
-	}
-	resp := recs[2]
-	if resp.Target != c.FinalURL || recs[1].Target != c.FinalURL || recs[3].Target != c.FinalURL {
-		t.Errorf("target URIs = %q, %q, %q; want %q", recs[1].Target, resp.Target, recs[3].Target, c.FinalURL)
-	}
-	if resp.Status != c.Status {
-		t.Errorf("warcio read status %d, want %d", resp.Status, c.Status)
-	}
-	if want := sha256Digest(c.Body); resp.PayloadSHA256 != want || resp.PayloadDigest != want {
-		t.Errorf("warcio payload %s, header %s; want %s (the captured body)", resp.PayloadSHA256, resp.PayloadDigest, want)
-	}
-	for _, r := range []record{recs[1], recs[3]} {
-		if r.ConcurrentTo != resp.ID {
-			t.Errorf("%s concurrent to %q, want %q", r.Type, r.ConcurrentTo, resp.ID)
-		}
-	}
-	if meta := recs[3]; meta.PayloadSHA256 != meta.BlockDigest {
-		t.Errorf("metadata block digest %s, warcio read %s", meta.BlockDigest, meta.PayloadSHA256)
-	}
-}
-
-// installWarcio returns the path of warcio's ES module entry point,
-// installing the package with npm into <user cache>/wildwatch-test on first
-// use. It installs into a fresh directory and renames it into place, so
-// concurrent test runs never see half an install.
-func installWarcio(t *testing.T) string {
-	t.Helper()
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		t.Fatalf("no cache directory for warcio: %v", err)
-	}
-	dir := filepath.Join(cache, "wildwatch-test", "warcio-"+warcioVersion)
-	entry := filepath.Join(dir, "node_modules", "warcio", "dist", "index.js")
-	if _, err := os.Stat(entry); err == nil {
-		return entry
-	}
-	for _, tool := range []string{"node", "npm"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is needed to check WARCs with warcio: %v", tool, err)
-		}
-	}
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), "install-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(tmp)
-	if err := os.WriteFile(filepath.Join(tmp, "package.json"), []byte(`{"private": true}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "npm", "install", "--no-audit", "--no-fund", "--ignore-scripts", "--prefix", tmp, "warcio@"+warcioVersion)
-	cmd.Dir = tmp
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("npm install warcio@%s: %v\n%s", warcioVersion, err, out)
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		if _, serr := os.Stat(entry); serr != nil { // not installed meanwhile by another run
-			t.Fatalf("installing warcio: %v", err)
-		}
-	}
-	return entry
 }
 
 func TestWARCIP(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"time"
 
 	"github.com/hibiken/asynq"
 
@@ -21,6 +20,7 @@ type handlers struct {
 	catalog  *storage.Catalog
 	evidence *storage.Evidence
 	fetcher  *crawler.Fetcher
+	browser  *crawler.Browser // nil: this worker does not render
 	matcher  wildwatch.Matcher
 	logger   *slog.Logger
 }
@@ -30,6 +30,7 @@ func (h *handlers) mux() *asynq.ServeMux {
 	mux.HandleFunc(TypeSweepStart, h.withPayload(h.start))
 	mux.HandleFunc(TypeIndex, h.withPayload(h.index))
 	mux.HandleFunc(TypeListing, h.withPayload(h.listing))
+	mux.HandleFunc(TypeRender, h.withPayload(h.render))
 	return mux
 }
 
@@ -43,31 +44,54 @@ func (h *handlers) withPayload(fn func(context.Context, payload) error) asynq.Ha
 	}
 }
 
+// target loads the sweep's snapshot of its target, with defaults.
+func (h *handlers) target(ctx context.Context, sweep string) (wildwatch.Target, error) {
+	t, err := h.catalog.SweepTarget(ctx, sweep)
+	if err != nil {
+		return t, fmt.Errorf("loading target of sweep %s: %w", sweep, err)
+	}
+	return t.WithDefaults(), nil
+}
+
 // start fans a sweep out into its index pages.
 func (h *handlers) start(ctx context.Context, p payload) error {
-	t, err := h.catalog.SweepTarget(ctx, p.Sweep)
+	t, err := h.target(ctx, p.Sweep)
 	if err != nil {
-		return fmt.Errorf("loading target of sweep %s: %w", p.Sweep, err)
+		return err
 	}
 	if err := h.catalog.SetSweepStatus(ctx, p.Sweep, wildwatch.SweepRunning); err != nil {
 		return fmt.Errorf("starting sweep %s: %w", p.Sweep, err)
 	}
 	for _, u := range t.IndexURLs() {
 		st := storage.SweepTask{SweepID: p.Sweep, Key: taskKey(wildwatch.PageIndex, u), Kind: wildwatch.PageIndex, URL: u, Page: 1}
-		if _, err := h.enq.enqueue(ctx, TypeIndex, QueueSweep, st); err != nil {
+		if _, err := h.enq.enqueuePage(ctx, t, st); err != nil {
 			return err
 		}
 	}
 	return h.finish(ctx, p, false)
 }
 
-// index fetches one index page, enqueues its listings and its next page.
+// index fetches one index page statically and goes on with its links, or
+// hands the page to the render queue when the static page shows none.
 func (h *handlers) index(ctx context.Context, p payload) error {
-	t, c, err := h.fetch(ctx, p)
+	t, err := h.target(ctx, p.Sweep)
 	if err != nil {
 		return err
 	}
-	links, err := crawler.ExtractLinks(t, c.FinalURL, c.Text)
+	c, err := h.fetcher.Fetch(ctx, t, p.URL)
+	if err != nil {
+		return h.failed(ctx, p, err)
+	}
+	if render, reason := crawler.NeedsRender(t, wildwatch.PageIndex, p.URL, c); render {
+		_, err := h.enq.enqueueRender(ctx, h.task(p, wildwatch.PageIndex), reason, nil)
+		return err
+	}
+	return h.indexPage(ctx, p, t, c.FinalURL, c.Text)
+}
+
+// indexPage enqueues the listings and the next page found on an index page.
+func (h *handlers) indexPage(ctx context.Context, p payload, t wildwatch.Target, pageURL, html string) error {
+	links, err := crawler.ExtractLinks(t, pageURL, html)
 	if err != nil {
 		return h.failed(ctx, p, &taskError{kind: wildwatch.ErrKindExtract, err: err})
 	}
@@ -81,7 +105,7 @@ func (h *handlers) index(ctx context.Context, p payload) error {
 			break
 		}
 		st := storage.SweepTask{SweepID: p.Sweep, Key: taskKey(wildwatch.PageListing, u), Kind: wildwatch.PageListing, URL: u}
-		added, err := h.enq.enqueue(ctx, TypeListing, QueueStatic, st)
+		added, err := h.enq.enqueuePage(ctx, t, st)
 		if err != nil {
 			return err
 		}
@@ -91,37 +115,94 @@ func (h *handlers) index(ctx context.Context, p payload) error {
 	}
 	if links.Next != "" && p.Page < t.Limits.MaxPages {
 		st := storage.SweepTask{SweepID: p.Sweep, Key: taskKey(wildwatch.PageIndex, links.Next), Kind: wildwatch.PageIndex, URL: links.Next, Page: p.Page + 1}
-		if _, err := h.enq.enqueue(ctx, TypeIndex, QueueSweep, st); err != nil {
+		if _, err := h.enq.enqueuePage(ctx, t, st); err != nil {
 			return err
 		}
 	}
 	return h.finish(ctx, p, false)
 }
 
-// listing captures one listing page: fetch, extract, match, keep the
-// evidence, record the capture and, when the verdict says so, a flag.
+// listing captures one listing page statically, or hands it to the render
+// queue when the static page shows no listing.
 func (h *handlers) listing(ctx context.Context, p payload) error {
-	id := CaptureID(p.Sweep, p.URL)
-	if rec, err := h.catalog.GetCapture(ctx, id); err == nil {
-		// Captured by an earlier run of this task; make sure the flag exists.
-		if err := h.flag(ctx, rec); err != nil {
-			return err
-		}
-		return h.finish(ctx, p, false)
-	} else if !errors.Is(err, storage.ErrNotFound) {
-		return fmt.Errorf("looking up capture %s: %w", id, err)
+	if done, err := h.captured(ctx, p); done || err != nil {
+		return err
 	}
-
-	t, c, err := h.fetch(ctx, p)
+	t, err := h.target(ctx, p.Sweep)
 	if err != nil {
 		return err
 	}
-	c.ID, c.SweepID, c.Target = id, p.Sweep, t.Name
-
+	c, err := h.fetcher.Fetch(ctx, t, p.URL)
+	if err != nil {
+		return h.failed(ctx, p, err)
+	}
+	if render, reason := crawler.NeedsRender(t, wildwatch.PageListing, p.URL, c); render {
+		var static *wildwatch.Listing // what a static fetch shows, for comparison
+		if l, _ := crawler.ExtractListing(t, c.FinalURL, c.Text); l.Title != "" || l.Description != "" || l.Price != "" {
+			static = &l
+		}
+		_, err := h.enq.enqueueRender(ctx, h.task(p, wildwatch.PageListing), reason, static)
+		return err
+	}
+	c.Mode, c.ModeReason = wildwatch.RenderStatic, "static fetch found the listing"
 	l, err := crawler.ExtractListing(t, c.FinalURL, c.Text)
 	if err != nil {
 		return h.failed(ctx, p, &taskError{kind: wildwatch.ErrKindExtract, err: err})
 	}
+	return h.record(ctx, p, t, c, l, nil)
+}
+
+// render renders an index or listing page in the browser.
+func (h *handlers) render(ctx context.Context, p payload) error {
+	if h.browser == nil {
+		return fmt.Errorf("this worker has no browser for the %s queue", QueueRender)
+	}
+	if p.Kind == wildwatch.PageListing {
+		if done, err := h.captured(ctx, p); done || err != nil {
+			return err
+		}
+	}
+	t, err := h.target(ctx, p.Sweep)
+	if err != nil {
+		return err
+	}
+	c, err := h.browser.Render(ctx, t, p.URL, p.Kind)
+	if err != nil {
+		return h.failed(ctx, p, err)
+	}
+	c.Mode, c.ModeReason = wildwatch.RenderBrowser, p.Reason
+	if p.Kind == wildwatch.PageIndex {
+		return h.indexPage(ctx, p, t, c.FinalURL, string(c.Rendered.DOM))
+	}
+	l, err := crawler.ExtractListing(t, c.FinalURL, string(c.Rendered.DOM))
+	if err != nil {
+		return h.failed(ctx, p, &taskError{kind: wildwatch.ErrKindExtract, err: err})
+	}
+	return h.record(ctx, p, t, c, l, p.Static)
+}
+
+// captured reports whether the listing was captured by an earlier run of
+// its task; if so it makes sure the flag exists and finishes the task.
+func (h *handlers) captured(ctx context.Context, p payload) (bool, error) {
+	id := CaptureID(p.Sweep, p.URL)
+	rec, err := h.catalog.GetCapture(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("looking up capture %s: %w", id, err)
+	}
+	if err := h.flag(ctx, rec); err != nil {
+		return true, err
+	}
+	return true, h.finish(ctx, p, false)
+}
+
+// record matches a listing, keeps the evidence, records the capture and,
+// when the verdict says so, a flag; then finishes the task.
+func (h *handlers) record(ctx context.Context, p payload, t wildwatch.Target, c *wildwatch.Capture, l wildwatch.Listing, static *wildwatch.Listing) error {
+	id := CaptureID(p.Sweep, p.URL)
+	c.ID, c.SweepID, c.Target = id, p.Sweep, t.Name
 	l.URL = p.URL
 	v := h.matcher.Match(l)
 
@@ -129,12 +210,8 @@ func (h *handlers) listing(ctx context.Context, p payload) error {
 	if err != nil {
 		return h.failed(ctx, p, &taskError{kind: wildwatch.ErrKindStorage, retryable: true, err: err})
 	}
-	rec := storage.CaptureRecord{Capture: *c, Listing: l, Verdict: v, ManifestKey: storage.ManifestKey(p.Sweep, id)}
-	for _, o := range m.Objects {
-		if o.Role == storage.RoleWARC {
-			rec.WARCKey, rec.WARCSHA256 = o.Key, o.SHA256
-		}
-	}
+	rec := storage.CaptureRecord{Capture: *c, Listing: l, Verdict: v, StaticListing: static}
+	rec.SetEvidence(m)
 	if _, err := h.catalog.PutCapture(ctx, rec); err != nil {
 		return fmt.Errorf("recording capture %s: %w", id, err)
 	}
@@ -144,19 +221,9 @@ func (h *handlers) listing(ctx context.Context, p payload) error {
 	return h.finish(ctx, p, false)
 }
 
-// fetch fetches the task's page with the settings of the sweep's target.
-// A fetch failure is handled by failed, whose verdict is returned as err.
-func (h *handlers) fetch(ctx context.Context, p payload) (wildwatch.Target, *wildwatch.Capture, error) {
-	t, err := h.catalog.SweepTarget(ctx, p.Sweep)
-	if err != nil {
-		return t, nil, fmt.Errorf("loading target of sweep %s: %w", p.Sweep, err)
-	}
-	t = t.WithDefaults()
-	c, err := h.fetcher.Fetch(ctx, t, p.URL)
-	if err != nil {
-		return t, nil, h.failed(ctx, p, err)
-	}
-	return t, c, nil
+// task is the catalog task a payload belongs to.
+func (h *handlers) task(p payload, kind string) storage.SweepTask {
+	return storage.SweepTask{SweepID: p.Sweep, Key: p.Key, Kind: kind, URL: p.URL, Page: p.Page}
 }
 
 // flag raises a flag for a capture whose verdict is flagged; it is a no-op
@@ -180,66 +247,4 @@ func (h *handlers) flag(ctx context.Context, rec storage.CaptureRecord) error {
 		return fmt.Errorf("raising flag for capture %s: %w", rec.Capture.ID, err)
 	}
 	return nil
-}
-
-// finish marks the task done (or failed) in the catalog; the call that
-// finishes the sweep's last task logs it.
-func (h *handlers) finish(ctx context.Context, p payload, failed bool) error {
-	done, err := h.catalog.FinishTask(ctx, p.Sweep, p.Key, failed)
-	if err != nil {
-		return fmt.Errorf("finishing task %s: %w", p.Key, err)
-	}
-	if done {
-		h.logger.InfoContext(ctx, "sweep finished", "sweep", p.Sweep)
-	}
-	return nil
-}
-
-// failed decides what a failed step means: a retryable failure is returned
-// for Asynq to retry, unless this was the last attempt; anything else is
-// recorded on the sweep, the task is finished as failed and the sweep goes
-// on.
-func (h *handlers) failed(ctx context.Context, p payload, err error) error {
-	kind, retryable := classify(err)
-	if retryable && !lastAttempt(ctx) {
-		h.logger.WarnContext(ctx, "step failed, will retry", "sweep", p.Sweep, "url", p.URL, "kind", kind, "err", err)
-		return err
-	}
-	h.logger.WarnContext(ctx, "step failed", "sweep", p.Sweep, "url", p.URL, "kind", kind, "err", err)
-	e := wildwatch.SweepError{SweepID: p.Sweep, URL: p.URL, Kind: kind, Message: err.Error(), At: time.Now().UTC()}
-	if rerr := h.catalog.AddSweepError(ctx, e); rerr != nil {
-		return fmt.Errorf("recording error on sweep %s: %w", p.Sweep, rerr)
-	}
-	if ferr := h.finish(ctx, p, true); ferr != nil {
-		return ferr
-	}
-	return fmt.Errorf("%s: %v: %w", kind, err, asynq.SkipRetry)
-}
-
-// taskError is a failure outside fetching with its kind.
-type taskError struct {
-	kind      string
-	retryable bool
-	err       error
-}
-
-func (e *taskError) Error() string { return e.err.Error() }
-func (e *taskError) Unwrap() error { return e.err }
-
-func classify(err error) (kind string, retryable bool) {
-	var fe *crawler.FetchError
-	if errors.As(err, &fe) {
-		return fe.Kind, fe.Retryable
-	}
-	var te *taskError
-	if errors.As(err, &te) {
-		return te.kind, te.retryable
-	}
-	return wildwatch.ErrKindNetwork, true
-}
-
-func lastAttempt(ctx context.Context) bool {
-	n, ok1 := asynq.GetRetryCount(ctx)
-	max, ok2 := asynq.GetMaxRetry(ctx)
-	return ok1 && ok2 && n >= max
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/wildwatch/wildwatch"
+	"github.com/wildwatch/wildwatch/crawler"
 	"github.com/wildwatch/wildwatch/storage"
 )
 
@@ -21,18 +22,24 @@ const (
 	TypeSweepStart = "sweep:start"
 	TypeIndex      = "sweep:index"
 	TypeListing    = "sweep:listing"
+	// TypeRender renders an index or listing page in headless Chrome.
+	TypeRender = "sweep:render"
 )
 
 // Queues. Start and index tasks are few and unlock the rest, so they run on
-// their own queue with priority; static listing fetches run on "static".
+// their own queue with priority; static listing fetches run on "static";
+// pages that need a browser run on "render", which can be served apart by
+// workers that run Chrome.
 const (
 	QueueSweep  = "sweep"
 	QueueStatic = "static"
+	QueueRender = "render"
 )
 
 // DefaultQueues is what a worker serves when Config.Queues is empty, with
-// their relative priorities.
-var DefaultQueues = map[string]int{QueueSweep: 3, QueueStatic: 6}
+// their relative priorities. QueueRender is served only by a worker with a
+// browser.
+var DefaultQueues = map[string]int{QueueSweep: 3, QueueStatic: 6, QueueRender: 4}
 
 // taskRetention keeps completed tasks (and so their IDs) for this long, so
 // that an index page retried after a crash cannot enqueue a listing twice.
@@ -48,6 +55,11 @@ type payload struct {
 	Key   string `json:"key"`
 	URL   string `json:"url,omitempty"`
 	Page  int    `json:"page,omitempty"`
+	// Kind, Reason and Static are set on render tasks: the page kind, why it
+	// is rendered, and what static extraction found first (listing pages).
+	Kind   string             `json:"kind,omitempty"`
+	Reason string             `json:"reason,omitempty"`
+	Static *wildwatch.Listing `json:"static,omitempty"`
 }
 
 // startKey is the catalog key of a sweep's start task.
@@ -89,16 +101,20 @@ type enqueuer struct {
 }
 
 func (e *enqueuer) enqueue(ctx context.Context, taskType, queue string, t storage.SweepTask) (bool, error) {
+	return e.enqueueTask(ctx, taskType, queue, t, payload{Sweep: t.SweepID, Key: t.Key, URL: t.URL, Page: t.Page}, t.SweepID+"/"+t.Key)
+}
+
+func (e *enqueuer) enqueueTask(ctx context.Context, taskType, queue string, t storage.SweepTask, p payload, id string) (bool, error) {
 	added, err := e.catalog.AddTask(ctx, t)
 	if err != nil {
 		return false, fmt.Errorf("recording task %s: %w", t.Key, err)
 	}
-	body, err := json.Marshal(payload{Sweep: t.SweepID, Key: t.Key, URL: t.URL, Page: t.Page})
+	body, err := json.Marshal(p)
 	if err != nil {
 		return false, err
 	}
 	task := asynq.NewTask(taskType, body,
-		asynq.TaskID(t.SweepID+"/"+t.Key),
+		asynq.TaskID(id),
 		asynq.Queue(queue),
 		asynq.MaxRetry(e.maxRetry),
 		asynq.Retention(taskRetention),
@@ -108,6 +124,26 @@ func (e *enqueuer) enqueue(ctx context.Context, taskType, queue string, t storag
 		return false, fmt.Errorf("enqueueing %s: %w", t.Key, err)
 	}
 	return added, nil
+}
+
+// enqueuePage queues a page of a sweep: on the render queue when the target
+// says it needs a browser, else for a static fetch.
+func (e *enqueuer) enqueuePage(ctx context.Context, tg wildwatch.Target, t storage.SweepTask) (bool, error) {
+	if render, reason := crawler.NeedsRender(tg, t.Kind, t.URL, nil); render {
+		return e.enqueueRender(ctx, t, reason, nil)
+	}
+	if t.Kind == wildwatch.PageIndex {
+		return e.enqueue(ctx, TypeIndex, QueueSweep, t)
+	}
+	return e.enqueue(ctx, TypeListing, QueueStatic, t)
+}
+
+// enqueueRender queues the page of catalog task t for rendering. The
+// catalog task stays the same (pending until the render finishes), so a
+// page is counted once whichever way it is fetched.
+func (e *enqueuer) enqueueRender(ctx context.Context, t storage.SweepTask, reason string, static *wildwatch.Listing) (bool, error) {
+	p := payload{Sweep: t.SweepID, Key: t.Key, URL: t.URL, Page: t.Page, Kind: t.Kind, Reason: reason, Static: static}
+	return e.enqueueTask(ctx, TypeRender, QueueRender, t, p, t.SweepID+"/"+t.Key+"/render")
 }
 
 // startSweep creates a sweep of t in the catalog and enqueues its start task.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"time"
 
@@ -41,13 +42,19 @@ type Config struct {
 	Catalog  *storage.Catalog
 	Evidence *storage.Evidence
 	Fetcher  *crawler.Fetcher
-	Matcher  wildwatch.Matcher
-	Logger   *slog.Logger
+	// Browser renders pages for the render queue; a worker without one does
+	// not serve that queue.
+	Browser *crawler.Browser
+	Matcher wildwatch.Matcher
+	Logger  *slog.Logger
 }
 
 func (c Config) withDefaults() Config {
 	if len(c.Queues) == 0 {
-		c.Queues = DefaultQueues
+		c.Queues = maps.Clone(DefaultQueues)
+		if c.Browser == nil {
+			delete(c.Queues, QueueRender)
+		}
 	}
 	c.Concurrency = cmp.Or(c.Concurrency, 8)
 	c.MaxRetry = cmp.Or(c.MaxRetry, defaultMaxRetry)
@@ -66,6 +73,8 @@ func (c Config) validate() error {
 		return errors.New("worker: RedisURL is required")
 	case c.Catalog == nil, c.Evidence == nil, c.Fetcher == nil, c.Matcher == nil:
 		return errors.New("worker: Catalog, Evidence, Fetcher and Matcher are required")
+	case c.Queues[QueueRender] > 0 && c.Browser == nil:
+		return errors.New("worker: serving the render queue needs a Browser")
 	}
 	return nil
 }
@@ -117,6 +126,7 @@ func (w *Worker) handlers() *handlers {
 		catalog:  w.cfg.Catalog,
 		evidence: w.cfg.Evidence,
 		fetcher:  w.cfg.Fetcher,
+		browser:  w.cfg.Browser,
 		matcher:  w.cfg.Matcher,
 		logger:   w.cfg.Logger,
 	}

@@ -1,6 +1,6 @@
 // Command report reads `go test -bench` output from the bench package on
-// standard input and prints each pipeline figure beside the bare-crawl
-// baseline measured in the same run, as a ratio.
+// standard input and prints each measured figure beside the baseline
+// measured in the same run, as a ratio.
 package main
 
 import (
@@ -10,6 +10,17 @@ import (
 	"strconv"
 	"strings"
 )
+
+// comparison is one benchmark and the baseline it is judged against.
+type comparison struct {
+	title, subject, baseline string
+	units                    []string
+}
+
+var comparisons = []comparison{
+	{"sweep of the demo site", "Pipeline", "BareColly", []string{"listings/s", "cpu-s/1000listings", "peak-MiB", "listings"}},
+	{"rendering JavaScript listings", "RenderPool", "RenderPlainLoop", []string{"pages/s", "peak-rss-MiB", "pages"}},
+}
 
 func main() {
 	// metrics[benchmark][unit] = value
@@ -32,19 +43,26 @@ func main() {
 		}
 		metrics[strings.TrimPrefix(name, "Benchmark")] = m
 	}
-	base, pipe := metrics["BareColly"], metrics["Pipeline"]
-	if base == nil || pipe == nil {
-		fmt.Fprintln(os.Stderr, "report: need both BenchmarkBareColly and BenchmarkPipeline in the input")
-		os.Exit(1)
-	}
-	fmt.Println()
-	fmt.Printf("%-28s %14s %14s %10s\n", "figure", "pipeline", "bare colly", "ratio")
-	for _, unit := range []string{"listings/s", "cpu-s/1000listings", "peak-MiB", "listings"} {
-		p, b := pipe[unit], base[unit]
-		ratio := "-"
-		if b != 0 {
-			ratio = fmt.Sprintf("%.2fx", p/b)
+	shown := 0
+	for _, c := range comparisons {
+		subj, base := metrics[c.subject], metrics[c.baseline]
+		if subj == nil || base == nil {
+			continue
 		}
-		fmt.Printf("%-28s %14.2f %14.2f %10s\n", unit, p, b, ratio)
+		shown++
+		fmt.Printf("\n%s: %s against %s\n", c.title, c.subject, c.baseline)
+		fmt.Printf("%-24s %14s %14s %10s\n", "figure", c.subject, c.baseline, "ratio")
+		for _, unit := range c.units {
+			s, b := subj[unit], base[unit]
+			ratio := "-"
+			if b != 0 {
+				ratio = fmt.Sprintf("%.2fx", s/b)
+			}
+			fmt.Printf("%-24s %14.2f %14.2f %10s\n", unit, s, b, ratio)
+		}
+	}
+	if shown == 0 {
+		fmt.Fprintln(os.Stderr, "report: no benchmark with its baseline in the input")
+		os.Exit(1)
 	}
 }

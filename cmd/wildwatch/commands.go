@@ -55,7 +55,7 @@ func commands() []command {
 		{"targets", "targets apply FILE... | list | show NAME", runTargets},
 		{"flags", "flags list [filters] | show ID", runFlags},
 		{"review", "review FLAG_ID --decision confirmed|dismissed [--note TEXT]", runReview},
-		{"capture", "capture show|warc|manifest ID [-o FILE]", runCapture},
+		{"capture", "capture show|warc|manifest|screenshot|dom|compare ID [-o FILE]", runCapture},
 		{"match", "match listings (JSON Lines) against a rule set", runMatch},
 		{"verify", "verify captures' digests and signatures", runVerify},
 		{"keys", "print the deployment's public key", runKeys},

@@ -156,8 +156,26 @@ func runCapture(ctx context.Context, e *cmdEnv, args []string) error {
 		}
 	}
 	return subcommand(ctx, e, "capture", args, map[string]func(context.Context, *cmdEnv, []string) error{
-		"warc":     get("warc"),
-		"manifest": get("manifest"),
+		"warc":       get("warc"),
+		"manifest":   get("manifest"),
+		"screenshot": get("screenshot"),
+		"dom":        get("dom"),
+		"compare": func(ctx context.Context, e *cmdEnv, args []string) error {
+			fs := newFlagSet(e, "capture compare", "capture compare CAPTURE_ID  (static and rendered extraction side by side)")
+			c := remoteFlags(fs, e)
+			pos, err := parseFlags(fs, args)
+			if err != nil {
+				return err
+			}
+			if len(pos) != 1 {
+				return usageError{"want one capture ID"}
+			}
+			x, err := c.Extraction(ctx, pos[0])
+			if err != nil {
+				return err
+			}
+			return printJSON(e, x)
+		},
 		"show": func(ctx context.Context, e *cmdEnv, args []string) error {
 			fs := newFlagSet(e, "capture show", "capture show CAPTURE_ID")
 			c := remoteFlags(fs, e)

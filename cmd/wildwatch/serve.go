@@ -39,7 +39,7 @@ func runServe(ctx context.Context, e *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer st.close()
+	defer st.close(ctx)
 
 	queue, stop, err := st.startWorker(ctx, e.logger, *concurrency)
 	if err != nil {
@@ -99,7 +99,7 @@ func runWorker(ctx context.Context, e *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer st.close()
+	defer st.close(ctx)
 	w, err := st.newWorker(e.logger, *concurrency, *queues)
 	if err != nil {
 		return err

@@ -35,6 +35,9 @@ type serviceOptions struct {
 	keyPath     string
 	rulesPath   string
 	retryBase   time.Duration
+	chromeURL   string
+	chromePath  string
+	tabs        int
 }
 
 func (o *serviceOptions) register(fs *flag.FlagSet, getenv func(string) string) {
@@ -49,6 +52,9 @@ func (o *serviceOptions) register(fs *flag.FlagSet, getenv func(string) string) 
 	o.s3AccessKey = getenv("WILDWATCH_S3_ACCESS_KEY")
 	o.s3SecretKey = getenv("WILDWATCH_S3_SECRET_KEY")
 	fs.StringVar(&o.keyPath, "key", getenv("WILDWATCH_KEY"), "Ed25519 evidence signing key (PEM); created on first start; empty means DATA/keys/evidence.key (env WILDWATCH_KEY)")
+	fs.StringVar(&o.chromeURL, "chrome-url", getenv("WILDWATCH_CHROME_URL"), "render in a running browser at this ws:// URL instead of starting Chromium (env WILDWATCH_CHROME_URL)")
+	fs.StringVar(&o.chromePath, "chrome", getenv("WILDWATCH_CHROME"), "Chromium binary to start (default: chromium on PATH) (env WILDWATCH_CHROME)")
+	fs.IntVar(&o.tabs, "tabs", 4, "browser tabs rendering at once")
 	fs.DurationVar(&o.retryBase, "retry-delay", 5*time.Second, "delay before a failed step's first retry; it doubles with each retry")
 	fs.StringVar(&o.rulesPath, "rules", getenv("WILDWATCH_RULES"), "rule set YAML; empty uses the built-in default (env WILDWATCH_RULES)")
 }
@@ -65,6 +71,7 @@ type stack struct {
 	store    wildwatch.EvidenceStore
 	signer   *storage.Signer
 	fetcher  *crawler.Fetcher
+	browser  *crawler.Browser // started on the first page that needs it
 	matcher  *rules.Matcher
 	// retryBase is the workers' first retry delay.
 	retryBase time.Duration
@@ -74,7 +81,7 @@ func openStack(ctx context.Context, o serviceOptions, logger *slog.Logger) (_ *s
 	s := &stack{redisURL: o.redisURL, retryBase: o.retryBase}
 	defer func() {
 		if err != nil {
-			s.close()
+			s.close(ctx)
 		}
 	}()
 	if err := os.MkdirAll(o.dataDir, 0o755); err != nil {
@@ -98,6 +105,7 @@ func openStack(ctx context.Context, o serviceOptions, logger *slog.Logger) (_ *s
 		return nil, fmt.Errorf("signing key: %w", err)
 	}
 	s.fetcher = crawler.New(crawler.Config{Logger: logger})
+	s.browser = s.fetcher.NewBrowser(crawler.BrowserConfig{RemoteURL: o.chromeURL, ExecPath: o.chromePath, Tabs: o.tabs, Logger: logger})
 	if s.matcher, err = loadMatcher(o.rulesPath); err != nil {
 		return nil, err
 	}
@@ -166,6 +174,7 @@ func (s *stack) newWorker(logger *slog.Logger, concurrency int, queues string) (
 		Catalog:     s.catalog,
 		Evidence:    s.evidence(logger),
 		Fetcher:     s.fetcher,
+		Browser:     s.browser,
 		Matcher:     s.matcher,
 		Logger:      logger,
 	}
@@ -200,7 +209,10 @@ func (s *stack) startWorker(ctx context.Context, logger *slog.Logger, concurrenc
 	}, nil
 }
 
-func (s *stack) close() {
+func (s *stack) close(ctx context.Context) {
+	if s.browser != nil {
+		_ = stopWithin(ctx, s.browser.Close, 10*time.Second)
+	}
 	if s.fetcher != nil {
 		s.fetcher.Close()
 	}

@@ -62,7 +62,7 @@ func runSweepRun(ctx context.Context, e *cmdEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	defer st.close()
+	defer st.close(ctx)
 	if err := st.catalog.PutTarget(ctx, t, src); err != nil {
 		return err
 	}
