@@ -49,4 +49,5 @@ const (
 	ErrKindGuard   = "guard"   // address not allowed
 	ErrKindExtract = "extract" // page did not parse as a listing
 	ErrKindStorage = "storage" // evidence or catalog write failed
+	ErrKindRender  = "render"  // the browser crashed or hung on the page twice
 )

@@ -9,6 +9,17 @@
 // returns a wildwatch.Capture holding the request as sent and the response as
 // received, decoded to UTF-8 from its declared or sniffed charset.
 //
+// Rendering goes through a Browser made from a Fetcher (Fetcher.NewBrowser):
+// one headless Chrome, started on the first Render, with a pool of reused
+// tabs. Every connection the browser makes goes through a small proxy in
+// this process whose dialer is the same address guard, every request a
+// page makes is intercepted to apply the target's hosts, blocked resource
+// types and the shared politeness limiter, and robots.txt is obeyed before
+// the browser is asked. A rendered Capture keeps the main document's bytes
+// as the server sent them beside the rendered DOM and a full-page
+// screenshot. Chrome is restarted when it dies, hangs or has rendered
+// enough pages. NeedsRender decides, in auto mode, when a page needs it.
+//
 // Extraction reads index pages (ExtractLinks) and listing pages
 // (ExtractListing) with the CSS selectors of a target. Targets are written as
 // YAML and read with ParseTarget, which reports errors by file, line and

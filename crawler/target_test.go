@@ -104,6 +104,18 @@ func TestParseTargetErrors(t *testing.T) {
 		{"wrong type", base + "limits:\n  max_pages: many\n", 10, "limits.max_pages", "cannot unmarshal"},
 		{"limits not a mapping", base + "limits: 5\n", 9, "limits", "want a mapping"},
 		{"control character in user agent", base + "user_agent: \"bot\\r\\nX-Evil: 1\"\n", 9, "user_agent", "control character"},
+		{"bad render", base + "render: always\n", 9, "render", "not static, browser or auto"},
+		{"bad wait", base + "browser:\n  wait: idle\n", 10, "browser.wait", "not selector, network_idle or load"},
+		{"bad wait selector", base + "browser:\n  wait_selector: \"div[\"\n", 10, "browser.wait_selector", "bad selector"},
+		{"negative max_wait", base + "browser:\n  max_wait: -1s\n", 10, "browser.max_wait", "must not be negative"},
+		{"negative extra_wait", base + "browser:\n  extra_wait: -2s\n", 10, "browser.extra_wait", "must not be negative"},
+		{"negative max_scrolls", base + "browser:\n  scroll: true\n  max_scrolls: -1\n", 11, "browser.max_scrolls", "must not be negative"},
+		{"tiny viewport", base + "browser:\n  viewport: {width: 10, height: 800}\n", 10, "browser.viewport.width", "not between 100 and 10000"},
+		{"huge viewport", base + "browser:\n  viewport:\n    height: 50000\n", 11, "browser.viewport.height", "not between 100 and 10000"},
+		{"negative viewport", base + "browser:\n  viewport:\n    width: -1280\n", 11, "browser.viewport.width", "not between"},
+		{"bad block_resources", base + "browser:\n  block_resources: [font, script]\n", 10, "browser.block_resources[1]", "not media, font, image or stylesheet"},
+		{"resource host with scheme", base + "browser:\n  resource_hosts:\n    - https://cdn.example\n", 11, "browser.resource_hosts[0]", "not a host name"},
+		{"relative render path", base + "browser:\n  render_paths: [item/]\n", 10, "browser.render_paths[0]", "not a path starting with /"},
 		{"unclosed flow mapping", base + "politeness: {concurrency: 1\n", 9, "", "did not find expected ',' or '}'"},
 		{"colon in plain value", base + "platform: a: b\n", 9, "", "mapping values are not allowed"},
 		{"unclosed quote", base + "platform: \"Shop\n", 9, "", "found unexpected end of stream"},
@@ -140,6 +152,42 @@ func TestTargetErrorString(t *testing.T) {
 	te := &TargetError{File: "x.yaml", Line: 3, Reason: "bad"}
 	if got, want := te.Error(), "x.yaml:3: bad"; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
+	}
+}
+
+func TestParseTargetBrowser(t *testing.T) {
+	t.Parallel()
+	yaml := base + `render: browser
+browser:
+  wait: network_idle
+  wait_selector: "#results .item"
+  max_wait: 15s
+  extra_wait: 500ms
+  scroll: true
+  max_scrolls: 5
+  viewport: {width: 1366, height: 768}
+  block_resources: [media, font, image, stylesheet]
+  resource_hosts: [cdn.shop.example, 203.0.113.7]
+  render_paths: [/item/, /search]
+`
+	got, err := ParseTarget("shop.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatalf("ParseTarget: %v", err)
+	}
+	want := wildwatch.BrowserSettings{
+		Wait:           wildwatch.WaitNetworkIdle,
+		WaitSelector:   "#results .item",
+		MaxWait:        wildwatch.Duration(15 * time.Second),
+		ExtraWait:      wildwatch.Duration(500 * time.Millisecond),
+		Scroll:         true,
+		MaxScrolls:     5,
+		Viewport:       wildwatch.Viewport{Width: 1366, Height: 768},
+		BlockResources: []string{"media", "font", "image", "stylesheet"},
+		ResourceHosts:  []string{"cdn.shop.example", "203.0.113.7"},
+		RenderPaths:    []string{"/item/", "/search"},
+	}
+	if got.Render != wildwatch.RenderBrowser || !reflect.DeepEqual(got.Browser, want) {
+		t.Errorf("render %q, browser %+v\nwant browser, %+v", got.Render, got.Browser, want)
 	}
 }
 

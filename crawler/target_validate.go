@@ -28,6 +28,7 @@ func (p *targetParser) validate(t wildwatch.Target) error {
 		p.checkStart,
 		p.checkSelectors,
 		p.checkLimits,
+		p.checkBrowser,
 	} {
 		if err := check(t); err != nil {
 			return err
@@ -166,6 +167,75 @@ func (p *targetParser) checkLimits(t wildwatch.Target) error {
 	}
 	if i := strings.IndexFunc(t.UserAgent, unicode.IsControl); i >= 0 {
 		return p.fail("user_agent", "control character at byte %d", i)
+	}
+	return nil
+}
+
+// Bounds of a browser viewport, in CSS pixels.
+const (
+	minViewport = 100
+	maxViewport = 10000
+)
+
+func (p *targetParser) checkBrowser(t wildwatch.Target) error {
+	b := t.Browser
+	switch t.Render {
+	case "", wildwatch.RenderStatic, wildwatch.RenderBrowser, wildwatch.RenderAuto:
+	default:
+		return p.fail("render", "%q is not static, browser or auto", t.Render)
+	}
+	switch b.Wait {
+	case "", wildwatch.WaitSelector, wildwatch.WaitNetworkIdle, wildwatch.WaitLoad:
+	default:
+		return p.fail("browser.wait", "%q is not selector, network_idle or load", b.Wait)
+	}
+	if b.WaitSelector != "" {
+		if _, err := cascadia.Compile(b.WaitSelector); err != nil {
+			return p.fail("browser.wait_selector", "bad selector %q: %v", b.WaitSelector, err)
+		}
+	}
+	for _, n := range []struct {
+		field string
+		v     int64
+	}{
+		{"browser.max_wait", int64(b.MaxWait)},
+		{"browser.extra_wait", int64(b.ExtraWait)},
+		{"browser.max_scrolls", int64(b.MaxScrolls)},
+	} {
+		if n.v < 0 {
+			return p.fail(n.field, "must not be negative")
+		}
+	}
+	for _, v := range []struct {
+		field string
+		px    int
+	}{
+		{"browser.viewport.width", b.Viewport.Width},
+		{"browser.viewport.height", b.Viewport.Height},
+	} {
+		if v.px != 0 && (v.px < minViewport || v.px > maxViewport) {
+			return p.fail(v.field, "%d is not between %d and %d pixels", v.px, minViewport, maxViewport)
+		}
+	}
+	for i, r := range b.BlockResources {
+		switch r {
+		case "media", "font", "image", "stylesheet":
+		default:
+			return p.fail(fmt.Sprintf("browser.block_resources[%d]", i), "%q is not media, font, image or stylesheet", r)
+		}
+	}
+	for i, h := range b.ResourceHosts {
+		if _, err := netip.ParseAddr(h); err == nil {
+			continue
+		}
+		if !hostName.MatchString(h) {
+			return p.fail(fmt.Sprintf("browser.resource_hosts[%d]", i), "%q is not a host name (no scheme, port or path)", h)
+		}
+	}
+	for i, rp := range b.RenderPaths {
+		if !strings.HasPrefix(rp, "/") {
+			return p.fail(fmt.Sprintf("browser.render_paths[%d]", i), "%q is not a path starting with /", rp)
+		}
 	}
 	return nil
 }

@@ -18,8 +18,9 @@ const (
 // the trade would give it.
 type Listing struct {
 	ID string
-	// Path is the listing page's path: /item/<id>, or /private/item/<id> for
-	// listings that robots.txt keeps crawlers away from.
+	// Path is the listing page's path: /item/<id>, /private/item/<id> for
+	// listings that robots.txt keeps crawlers away from, or /js/item/<id>
+	// for listings of the JavaScript section.
 	Path        string
 	Title       string
 	Description string
@@ -43,9 +44,14 @@ type Listing struct {
 	// Trap marks a negative listing written to look like a positive one:
 	// ivory as a colour, Tiger Balm, toy pangolins, tagua, faux items.
 	Trap bool
+	// JS marks a listing of the JavaScript section: its page is a shell that
+	// a script fills in, and only the JavaScript search page (/js/search)
+	// links to it, so only a sweep that renders pages finds it.
+	JS bool
 	// Reachable reports that a correct sweep of the demo target captures the
-	// listing: it is linked from the index pages, robots.txt allows it and
-	// its page answers.
+	// listing: it is linked from the index pages (for JS listings, once the
+	// JavaScript search page is rendered and scrolled), robots.txt allows it
+	// and its page answers (for JS listings, renders).
 	Reachable bool
 	// Why explains the label, and the listing's special role if it has one.
 	Why string
@@ -59,6 +65,8 @@ const (
 	roleBroken   // always answers 500
 	roleGBK      // served in GBK instead of UTF-8
 	roleRedirect // linked through /go/<id>, which redirects to /item/<id>
+	roleHang     // JS page whose banner image never answers, so it never finishes loading
+	roleFreeze   // JS page whose script freezes the tab before it fills the page in
 )
 
 // Offer kinds.
@@ -123,10 +131,17 @@ var brokenLinks = []struct {
 // seed fixes the catalog: the same seed builds the same site.
 const seed = 0x5ea1_1d0c
 
+// jsSeed fixes the JavaScript section; a seed of its own keeps the static
+// site as it was before the section was added.
+const jsSeed = 0x15_5ec7
+
 // catalog is everything the site serves, built once by New.
 type catalog struct {
-	listings []Listing // in the order of the "all" category
-	entries  []entry   // index entries: listings and broken links
+	// listings are the static listings in the order of the "all" category,
+	// then the JS listings in the order of the JavaScript search page.
+	listings []Listing
+	nStatic  int     // listings[:nStatic] are static, listings[nStatic:] JS
+	entries  []entry // index entries: static listings and broken links
 	byID     map[string]int
 	roles    map[string]int // listing id → role
 	images   map[string]image
@@ -152,22 +167,20 @@ func buildCatalog() *catalog {
 	for _, b := range brokenLinks {
 		used[b.link.id] = true
 	}
-	for _, lx := range lexicons() {
-		for _, o := range lx.offers {
-			for k := range max(o.times, 1) {
-				l := build(rng, lx, o, newID(rng, used))
-				if k == 0 && o.role != roleNone {
-					c.roles[l.ID] = o.role
-				}
-				c.listings = append(c.listings, l)
-			}
-		}
+	c.listings = c.buildAll(rng, lexicons(), used)
+	c.nStatic = len(c.listings)
+	js := c.buildAll(rand.New(rand.NewPCG(jsSeed, jsSeed>>7)), jsLexicons(), used)
+	for i := range js {
+		js[i].JS = true
 	}
-	rng.Shuffle(len(c.listings), func(i, j int) { c.listings[i], c.listings[j] = c.listings[j], c.listings[i] })
+	c.listings = append(c.listings, js...)
 	for i := range c.listings {
 		l := &c.listings[i]
 		role := c.roles[l.ID]
 		l.Path = "/item/" + l.ID
+		if l.JS {
+			l.Path = "/js/item/" + l.ID
+		}
 		l.Reachable = true
 		switch role {
 		case rolePrivate:
@@ -183,6 +196,11 @@ func buildCatalog() *catalog {
 			l.Why += "; its page is encoded in GBK"
 		case roleRedirect:
 			l.Why += "; linked through a redirect"
+		case roleHang:
+			l.Why += "; its page never finishes loading: a banner image never answers"
+		case roleFreeze:
+			l.Reachable = false
+			l.Why += "; its script freezes the tab before the listing shows, so it never renders"
 		}
 		c.byID[l.ID] = i
 		for n, p := range l.Images {
@@ -193,11 +211,36 @@ func buildCatalog() *catalog {
 	return c
 }
 
+// buildAll builds the listings of every offer of lexs, in shuffled order,
+// and records the roles of those that play one.
+func (c *catalog) buildAll(rng *rand.Rand, lexs []lexicon, used map[string]bool) []Listing {
+	var ls []Listing
+	for _, lx := range lexs {
+		for _, o := range lx.offers {
+			for k := range max(o.times, 1) {
+				l := build(rng, lx, o, newID(rng, used))
+				if k == 0 && o.role != roleNone {
+					c.roles[l.ID] = o.role
+				}
+				ls = append(ls, l)
+			}
+		}
+	}
+	rng.Shuffle(len(ls), func(i, j int) { ls[i], ls[j] = ls[j], ls[i] })
+	return ls
+}
+
+// static returns the static listings, in the order of the "all" category.
+func (c *catalog) static() []Listing { return c.listings[:c.nStatic] }
+
+// js returns the JS listings, in the order of the JavaScript search page.
+func (c *catalog) js() []Listing { return c.listings[c.nStatic:] }
+
 // indexEntries lists what the "all" category links to, in order: every
-// listing, with the broken links put in at their places.
+// static listing, with the broken links put in at their places.
 func indexEntries(c *catalog) []entry {
 	var es []entry
-	for _, l := range c.listings {
+	for _, l := range c.static() {
 		href := l.Path
 		if c.roles[l.ID] == roleRedirect {
 			href = "/go/" + l.ID
@@ -313,7 +356,8 @@ func formatPrice(n int, group string) string {
 	return strings.Join(append([]string{s}, parts...), group)
 }
 
-// truth returns the sorted paths of the positive reachable listings.
+// truth returns the sorted paths of the positive reachable listings, static
+// and JS.
 func (c *catalog) truth() []string {
 	var ps []string
 	for _, l := range c.listings {

@@ -70,6 +70,64 @@ func TestCatalog(t *testing.T) {
 		len(ls), positives, traps, len(s.Truth("")), langs)
 }
 
+// TestJSCatalog checks the JavaScript section: its size and mix, and that
+// its listings come after the static ones and are told apart.
+func TestJSCatalog(t *testing.T) {
+	t.Parallel()
+	s := New(Config{})
+	ls := s.Listings()
+	js := s.cat.js()
+	if len(js) < 35 || len(js) > 50 {
+		t.Errorf("%d JS listings, want about 40", len(js))
+	}
+	if got := slices.IndexFunc(ls, func(l Listing) bool { return l.JS }); got != len(ls)-len(js) {
+		t.Errorf("first JS listing at %d, want %d", got, len(ls)-len(js))
+	}
+	langs := map[string]bool{}
+	positives, traps, truth := 0, 0, 0
+	for i, l := range ls {
+		if l.JS != (i >= len(ls)-len(js)) || l.JS != strings.HasPrefix(l.Path, jsItemPrefix) {
+			t.Errorf("%s: JS %v at %d", l.Path, l.JS, i)
+		}
+		if !l.JS {
+			continue
+		}
+		langs[l.Lang] = true
+		if l.Trap {
+			traps++
+		}
+		if l.Label == LabelPositive {
+			positives++
+		}
+		role := s.cat.roles[l.ID]
+		if l.Reachable != (role != roleFreeze) || !slices.Contains([]int{roleNone, roleHang, roleFreeze}, role) {
+			t.Errorf("%s: reachable %v with role %d", l.Path, l.Reachable, role)
+		}
+		if l.Label == LabelPositive && l.Reachable {
+			truth++
+		}
+	}
+	if len(langs) < 8 {
+		t.Errorf("JS listings in %d languages, want at least 8", len(langs))
+	}
+	if share := float64(positives) / float64(len(js)); share < 0.25 || share > 0.35 {
+		t.Errorf("JS positives %d of %d (%.2f), want about 30%%", positives, len(js), share)
+	}
+	if traps < 5 {
+		t.Errorf("%d JS traps, want at least 5", traps)
+	}
+	n := 0
+	for _, u := range s.Truth("") {
+		if strings.HasPrefix(u, jsItemPrefix) {
+			n++
+		}
+	}
+	if n != truth || truth == 0 {
+		t.Errorf("Truth holds %d JS listings, want %d", n, truth)
+	}
+	t.Logf("%d JS listings, %d positive, %d traps, %d in truth", len(js), positives, traps, truth)
+}
+
 // TestCatalogWriting checks that positives use each way of writing the
 // brief asks for and that traps cover the usual confusions.
 func TestCatalogWriting(t *testing.T) {
@@ -120,21 +178,21 @@ func TestTruth(t *testing.T) {
 	if !slices.Equal(truth, want) {
 		t.Errorf("Truth has %d URLs, want %d", len(truth), len(want))
 	}
-	excluded := []Listing{withRole(t, s, roleBroken)}
+	excluded := []Listing{withRole(t, s, roleBroken), withRole(t, s, roleFreeze)}
 	for _, l := range s.Listings() {
 		if s.cat.roles[l.ID] == rolePrivate && l.Label == LabelPositive {
 			excluded = append(excluded, l)
 		}
 	}
-	if len(excluded) < 2 {
-		t.Errorf("want positives both private and failing, got %d", len(excluded))
+	if len(excluded) < 3 {
+		t.Errorf("want positives private, failing and freezing, got %d", len(excluded))
 	}
 	for _, l := range excluded {
 		if l.Label != LabelPositive || l.Reachable || slices.Contains(truth, base+l.Path) {
 			t.Errorf("%s (%s) should be an unreachable positive outside Truth", l.Path, l.Why)
 		}
 	}
-	for _, role := range []int{roleSlow, roleGBK} {
+	for _, role := range []int{roleSlow, roleGBK, roleHang} {
 		if l := withRole(t, s, role); !slices.Contains(truth, base+l.Path) {
 			t.Errorf("%s (%s) should be in Truth", l.Path, l.Why)
 		}
@@ -153,7 +211,7 @@ func TestRoles(t *testing.T) {
 	for _, role := range s.cat.roles {
 		count[role]++
 	}
-	for role, want := range map[int]int{roleSlow: 1, roleBroken: 1, roleGBK: 1, roleRedirect: 1} {
+	for role, want := range map[int]int{roleSlow: 1, roleBroken: 1, roleGBK: 1, roleRedirect: 1, roleHang: 1, roleFreeze: 1} {
 		if count[role] != want {
 			t.Errorf("%d listings with role %d, want %d", count[role], role, want)
 		}

@@ -3,8 +3,12 @@
 // quarter offer prohibited wildlife products and about a sixth are traps
 // that only look like it, with the awkward parts of real sites (robots.txt,
 // broken links, a slow page, a page that always fails, a page in GBK, a
-// redirect). Truth tells which listing URLs a correct sweep of the demo
-// target (TargetYAML) flags.
+// redirect). A JavaScript section under /js/ holds about 45 more listings
+// in the same mix that only a browser finds: its search page and listing
+// pages are empty shells that scripts fill in from a JSON API, the search
+// page through infinite scroll. One of its pages never finishes loading
+// (an image never answers) and one freezes the tab. Truth tells which
+// listing URLs a correct sweep of the demo target (TargetYAML) flags.
 //
 // Site layout:
 //
@@ -16,6 +20,15 @@
 //	/go/<id>                       302 to /item/<id>
 //	/img/<id>-<n>.png|svg          listing photos
 //	/robots.txt
+//
+// JavaScript section:
+//
+//	/js/search                     shell; its script lists JS listings, 10 more at each scroll to the bottom
+//	/js/item/<id>                  shell; its script shows the listing after 300ms
+//	/api/js/search?offset=N        JSON: 10 results from N, and the next offset (null at the end)
+//	/api/js/item/<id>              JSON: the listing's fields
+//	/assets/search.js, item.js     the scripts
+//	/hang/<name>                   never answers; ends when the client gives up
 package demosite
 
 import (
@@ -35,6 +48,11 @@ const PageSize = 20
 // DefaultSlowDelay is how long the slow listing page takes by default.
 const DefaultSlowDelay = 3 * time.Second
 
+// DefaultHangLimit is how long a /hang/ request waits, by default, before
+// it gives up by itself: far longer than any client waits for a page, so
+// that a client which never gives up cannot hold the server open forever.
+const DefaultHangLimit = time.Minute
+
 // Config configures a Site. The zero value serves the site with defaults.
 type Config struct {
 	// Logger receives a debug record per request; nil discards.
@@ -42,6 +60,10 @@ type Config struct {
 	// SlowDelay is how long the one slow listing page waits before it
 	// answers (default DefaultSlowDelay; negative means no wait).
 	SlowDelay time.Duration
+	// HangLimit is how long a /hang/ request waits when its client does not
+	// give up first (default DefaultHangLimit; negative means until the
+	// client gives up).
+	HangLimit time.Duration
 	// Log, when set, is called with every request received, before it is
 	// answered.
 	Log func(r *http.Request)
@@ -52,6 +74,7 @@ type Config struct {
 type Site struct {
 	log       *slog.Logger
 	slowDelay time.Duration
+	hangLimit time.Duration
 	onRequest func(r *http.Request)
 	cat       *catalog
 }
@@ -63,14 +86,16 @@ func New(cfg Config) *Site {
 	s := &Site{
 		log:       cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
 		slowDelay: cmp.Or(cfg.SlowDelay, DefaultSlowDelay),
+		hangLimit: cmp.Or(cfg.HangLimit, DefaultHangLimit),
 		onRequest: cfg.Log,
 		cat:       buildCatalog(),
 	}
 	return s
 }
 
-// Listings returns every listing the site holds, in the order of the "all"
-// category.
+// Listings returns every listing the site holds: the static ones in the
+// order of the "all" category, then the JS ones (Listing.JS) in the order
+// of the JavaScript search page.
 func (s *Site) Listings() []Listing {
 	out := slices.Clone(s.cat.listings)
 	for i := range out {
@@ -82,7 +107,9 @@ func (s *Site) Listings() []Listing {
 // Truth returns, sorted, the absolute URLs of the listings a correct sweep
 // of TargetYAML(baseURL) flags: the positive listings linked from the index
 // pages, minus those robots.txt disallows and the one whose page always
-// fails.
+// fails, and the positive JS listings the rendered, scrolled JavaScript
+// search page links to, minus the one whose page freezes the tab. The JS
+// listing whose page never finishes loading is in it: its listing shows.
 func (s *Site) Truth(baseURL string) []string {
 	base := strings.TrimRight(baseURL, "/")
 	var out []string
@@ -121,6 +148,20 @@ func (s *Site) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.redirect(w, r, strings.TrimPrefix(p, "/go/"))
 	case strings.HasPrefix(p, "/img/"):
 		s.image(w, r, p)
+	case p == jsSearchPath:
+		s.jsSearch(w, r)
+	case strings.HasPrefix(p, jsItemPrefix):
+		s.jsItem(w, r, strings.TrimPrefix(p, jsItemPrefix))
+	case p == apiSearchPath:
+		s.apiSearch(w, r)
+	case strings.HasPrefix(p, apiItemPrefix):
+		s.apiItem(w, r, strings.TrimPrefix(p, apiItemPrefix))
+	case p == searchJSPath:
+		s.script(w, r, searchJS)
+	case p == itemJSPath:
+		s.script(w, r, itemJS)
+	case strings.HasPrefix(p, hangPrefix):
+		s.hang(w, r)
 	default:
 		s.notFound(w, r)
 	}
@@ -235,7 +276,7 @@ func (s *Site) index(w http.ResponseWriter, r *http.Request, p indexParams) {
 func (s *Site) item(w http.ResponseWriter, r *http.Request, id string, private bool) {
 	i, ok := s.cat.byID[id]
 	role := s.cat.roles[id]
-	if !ok || (role == rolePrivate) != private {
+	if !ok || s.cat.listings[i].JS || (role == rolePrivate) != private {
 		s.notFound(w, r)
 		return
 	}
@@ -264,7 +305,7 @@ func (s *Site) item(w http.ResponseWriter, r *http.Request, id string, private b
 // redirect sends /go/<id> on to the listing's page.
 func (s *Site) redirect(w http.ResponseWriter, r *http.Request, id string) {
 	i, ok := s.cat.byID[id]
-	if !ok || s.cat.roles[id] == rolePrivate {
+	if !ok || s.cat.listings[i].JS || s.cat.roles[id] == rolePrivate {
 		s.notFound(w, r)
 		return
 	}

@@ -88,8 +88,10 @@ func disallowed(t *testing.T, c *http.Client, base string) []string {
 }
 
 // TestSweep walks the demo target the way a correct sweep does: every index
-// page from every start URL, each listing URL once, robots.txt obeyed, and
-// finds exactly the reachable listings and the truth.
+// page from every start URL, each listing URL once, robots.txt obeyed, a
+// page rendered (played by renderSearch and renderListing) when its static
+// HTML shows nothing the selectors find, and finds exactly the reachable
+// listings and the truth.
 func TestSweep(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -101,6 +103,7 @@ func TestSweep(t *testing.T) {
 	var queue []*url.URL
 	queued := map[string]bool{}
 	links := 0
+	var renderedIndex, renderedListings, frozen []string
 	for _, start := range target.IndexURLs() {
 		next, pages := start, 0
 		for ; next != "" && pages < target.Limits.MaxPages; pages++ {
@@ -109,12 +112,24 @@ func TestSweep(t *testing.T) {
 				t.Fatalf("index %s: status %d", next, resp.StatusCode)
 			}
 			doc := parseHTML(t, body)
+			var hrefs []string
 			doc.Find(target.Selectors.ListingLinks).Each(func(_ int, s *goquery.Selection) {
 				href, _ := s.Attr("href")
+				hrefs = append(hrefs, href)
+			})
+			if !staticFinds(doc, target.Selectors) && target.Render == wildwatch.RenderAuto {
+				var scrolls int
+				hrefs, scrolls = renderSearch(t, b, doc)
+				renderedIndex = append(renderedIndex, next)
+				if !target.Browser.Scroll || scrolls > target.Browser.MaxScrolls {
+					t.Errorf("%s needs %d scrolls; browser settings %+v", next, scrolls, target.Browser)
+				}
+			}
+			for _, href := range hrefs {
 				u, err := resp.Request.URL.Parse(href)
 				if err != nil {
 					t.Errorf("listing link %q: %v", href, err)
-					return
+					continue
 				}
 				if !slices.Contains(target.AllowedHosts, u.Hostname()) {
 					t.Errorf("listing link %s outside allowed hosts %v", u, target.AllowedHosts)
@@ -124,7 +139,7 @@ func TestSweep(t *testing.T) {
 					queued[u.String()] = true
 					queue = append(queue, u)
 				}
-			})
+			}
 			next = ""
 			if href, ok := doc.Find(target.Selectors.NextPage).Attr("href"); ok {
 				u, err := resp.Request.URL.Parse(href)
@@ -169,8 +184,18 @@ func TestSweep(t *testing.T) {
 		if captured[final.Path] {
 			t.Errorf("%s captured twice", final.Path)
 		}
+		doc := parseHTML(t, body)
+		got := extract(doc, target.Selectors.Fields)
+		if !staticFinds(doc, target.Selectors) && target.Render == wildwatch.RenderAuto {
+			var ok bool
+			if got, ok = renderListing(t, b, doc); !ok {
+				frozen = append(frozen, final.Path)
+				continue
+			}
+			renderedListings = append(renderedListings, final.Path)
+		}
 		captured[final.Path] = true
-		if got := extract(parseHTML(t, body), target.Selectors.Fields); !sameFields(got, want) {
+		if !sameFields(got, want) {
 			t.Errorf("%s: extracted\n%+v\nwant\n%+v", final, got, want)
 		}
 		if want.Label == LabelPositive {
@@ -203,6 +228,23 @@ func TestSweep(t *testing.T) {
 	if skipped == 0 {
 		t.Error("no listing link was disallowed by robots.txt")
 	}
+	if want := []string{b.srv.URL + jsSearchPath}; !slices.Equal(renderedIndex, want) {
+		t.Errorf("rendered index pages %v, want %v", renderedIndex, want)
+	}
+	var wantRendered []string
+	for _, l := range b.site.Listings() {
+		if l.JS && l.Reachable {
+			wantRendered = append(wantRendered, l.Path)
+		}
+	}
+	slices.Sort(renderedListings)
+	slices.Sort(wantRendered)
+	if !slices.Equal(renderedListings, wantRendered) {
+		t.Errorf("rendered %d listing pages, want the %d reachable JS listings", len(renderedListings), len(wantRendered))
+	}
+	if freeze := withRole(t, b.site, roleFreeze); !slices.Equal(frozen, []string{freeze.Path}) {
+		t.Errorf("pages that froze %v, want %s", frozen, freeze.Path)
+	}
 
 	seen := map[string]bool{}
 	b.mu.Lock()
@@ -218,15 +260,16 @@ func TestSweep(t *testing.T) {
 	}
 }
 
-// TestListingPages checks every listing page, disallowed ones included,
-// against the target's selectors.
+// TestListingPages checks every static listing page, disallowed ones
+// included, against the target's selectors (TestJSListingPages checks the
+// others).
 func TestListingPages(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
 	f := parseTarget(t, TargetYAML(b.srv.URL)).Selectors.Fields
 	broken := withRole(t, b.site, roleBroken)
 	for _, want := range b.site.Listings() {
-		if want.ID == broken.ID {
+		if want.ID == broken.ID || want.JS {
 			continue
 		}
 		resp, body := fetchDecoded(t, b.srv.Client(), b.srv.URL+want.Path)

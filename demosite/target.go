@@ -34,9 +34,12 @@ allowed_hosts:
   - {{.}}
 {{- end}}
 # start_urls are the index pages a sweep begins with. The "all" category
-# pages through every listing the site links to.
+# pages through every static listing. The JavaScript search page is an
+# empty shell whose script lists the JS listings, {{.Batch}} more each time the
+# page is scrolled to the bottom; only a rendered, scrolled page shows them.
 start_urls:
   - {{.Base}}/category/all
+  - {{.Base}}/js/search
 # search adds one index page per query: {query} in url_template is replaced
 # by the URL-escaped term. The results overlap with the "all" category and
 # with each other, so a sweep has to deduplicate listing URLs.
@@ -64,13 +67,41 @@ selectors:
     # images reads the src of every photo.
     images: img.photo
     # lang is left out: each listing page names its language in <html lang>.
+# render says how pages are fetched: static (plain HTTP only), browser
+# (every page in headless Chrome) or auto: fetch statically and render the
+# page when the selectors find nothing in it (no listing links on an index
+# page, no title on a listing page). The static site stays static; the
+# /js/ pages are shells, so auto mode renders them.
+render: auto
+# browser says how pages are rendered.
+browser:
+  # wait for the selector of the page's kind (listing_links on index
+  # pages, the title on listing pages); it is the default. A JS listing
+  # page shows its listing 300ms after it loads.
+  wait: selector
+  # max_wait bounds the wait. One JS listing page never finishes loading
+  # (an image never answers) but shows its listing; one freezes the tab and
+  # never shows it.
+  max_wait: 8s
+  # scroll scrolls to the bottom while the page grows, up to max_scrolls
+  # times: the JavaScript search page needs {{.Scrolls}} scrolls to show all
+  # {{.JSCount}} JS listings.
+  scroll: true
+  max_scrolls: 10
+  # block_resources is left out: media and fonts are never loaded (the
+  # default); images and scripts are.
+  # render_paths would name path prefixes to render without a static try,
+  # for example:
+  #   render_paths: [/js/]
+  # It is left out: auto mode finds the /js/ pages by itself.
 # limits bound one sweep.
 limits:
   # max_pages bounds the index pages fetched per start URL; the "all"
-  # category has fewer than 25.
+  # category has fewer than 25, the JavaScript search page is one page
+  # however far it scrolls.
   max_pages: 50
   # max_listings bounds the listings captured per sweep; the site links to
-  # fewer than 400.
+  # fewer than 450.
   max_listings: 1000
   # max_body_bytes bounds one response body; the largest page is a few KiB.
   max_body_bytes: 1048576
@@ -108,13 +139,30 @@ func TargetYAML(baseURL string) []byte {
 	for _, h := range hosts {
 		quoted = append(quoted, strconv.Quote(h))
 	}
+	js := jsListingCount()
 	var b bytes.Buffer
 	err := targetTmpl.Execute(&b, struct {
-		Base           string
-		Hosts, Queries []string
-	}{base, quoted, searchQueries})
+		Base                    string
+		Hosts, Queries          []string
+		Batch, JSCount, Scrolls int
+	}{base, quoted, searchQueries, JSBatch, js, jsScrolls(js)})
 	if err != nil {
 		panic("demosite: target template: " + err.Error()) // the template and its data are fixed
 	}
 	return b.Bytes()
+}
+
+// jsScrolls is the number of scrolls the JavaScript search page needs to
+// show n results: the first batch comes with the page.
+func jsScrolls(n int) int { return max(0, (n+JSBatch-1)/JSBatch-1) }
+
+// jsListingCount is the number of listings the JavaScript section holds.
+func jsListingCount() int {
+	n := 0
+	for _, lx := range jsLexicons() {
+		for _, o := range lx.offers {
+			n += max(o.times, 1)
+		}
+	}
+	return n
 }

@@ -8,8 +8,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/wildwatch/wildwatch"
 )
 
 var update = flag.Bool("update", false, "rewrite deploy/examples/demo-target.yaml from TargetYAML")
@@ -63,7 +66,7 @@ func TestTargetYAML(t *testing.T) {
 			if !slices.Equal(tg.AllowedHosts, tt.wantHosts) {
 				t.Errorf("allowed_hosts %v, want %v", tg.AllowedHosts, tt.wantHosts)
 			}
-			wantIndex := []string{base + "/category/all"}
+			wantIndex := []string{base + "/category/all", base + jsSearchPath}
 			for _, q := range searchQueries {
 				wantIndex = append(wantIndex, base+"/search?q="+queryEscape(q))
 			}
@@ -78,13 +81,27 @@ func TestTargetYAML(t *testing.T) {
 				t.Errorf("politeness %+v", p)
 			}
 			// The file's comments say the "all" category has fewer than 25
-			// pages and fewer than 400 listings.
-			entries := len(New(Config{}).cat.entries)
-			if entries > 24*PageSize || entries >= 400 {
-				t.Errorf("%d index entries: update the comments on the limits", entries)
+			// pages and the site links to fewer than 450 listings.
+			site := New(Config{})
+			entries, js := len(site.cat.entries), len(site.cat.js())
+			if entries > 24*PageSize || entries+js >= 450 {
+				t.Errorf("%d index entries and %d JS listings: update the comments on the limits", entries, js)
 			}
 			if tg.Limits.MaxListings != 1000 || tg.Limits.MaxPages*PageSize < entries {
 				t.Errorf("limits %+v too small for the site", tg.Limits)
+			}
+			// Auto mode finds the JS pages by itself, and the search page
+			// is scrolled far enough to show every JS listing.
+			br := tg.Browser
+			if tg.Render != wildwatch.RenderAuto || br.Wait != wildwatch.WaitSelector || br.WaitSelector != "" ||
+				time.Duration(br.MaxWait) != 8*time.Second || !br.Scroll || br.RenderPaths != nil || br.BlockResources != nil {
+				t.Errorf("render %q, browser %+v", tg.Render, br)
+			}
+			if scrolls := jsScrolls(js); scrolls < 1 || br.MaxScrolls < scrolls || scrolls != jsScrolls(jsListingCount()) {
+				t.Errorf("max_scrolls %d; the search page needs %d", br.MaxScrolls, scrolls)
+			}
+			if time.Duration(br.MaxWait) <= jsItemDelay || time.Duration(br.MaxWait) >= time.Duration(tg.WithDefaults().Limits.Timeout) {
+				t.Errorf("max_wait %v should lie between the JS pages' delay and the request timeout", br.MaxWait)
 			}
 			if tg.UserAgent != "" {
 				t.Errorf("user_agent %q, want the default", tg.UserAgent)

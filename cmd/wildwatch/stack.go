@@ -38,6 +38,7 @@ type serviceOptions struct {
 	chromeURL   string
 	chromePath  string
 	tabs        int
+	pageTimeout time.Duration
 }
 
 func (o *serviceOptions) register(fs *flag.FlagSet, getenv func(string) string) {
@@ -55,6 +56,7 @@ func (o *serviceOptions) register(fs *flag.FlagSet, getenv func(string) string) 
 	fs.StringVar(&o.chromeURL, "chrome-url", getenv("WILDWATCH_CHROME_URL"), "render in a running browser at this ws:// URL instead of starting Chromium (env WILDWATCH_CHROME_URL)")
 	fs.StringVar(&o.chromePath, "chrome", getenv("WILDWATCH_CHROME"), "Chromium binary to start (default: chromium on PATH) (env WILDWATCH_CHROME)")
 	fs.IntVar(&o.tabs, "tabs", 4, "browser tabs rendering at once")
+	fs.DurationVar(&o.pageTimeout, "page-timeout", 45*time.Second, "bound on rendering one page; a page that hangs the tab longer is retried once, then recorded as failed")
 	fs.DurationVar(&o.retryBase, "retry-delay", 5*time.Second, "delay before a failed step's first retry; it doubles with each retry")
 	fs.StringVar(&o.rulesPath, "rules", getenv("WILDWATCH_RULES"), "rule set YAML; empty uses the built-in default (env WILDWATCH_RULES)")
 }
@@ -105,7 +107,7 @@ func openStack(ctx context.Context, o serviceOptions, logger *slog.Logger) (_ *s
 		return nil, fmt.Errorf("signing key: %w", err)
 	}
 	s.fetcher = crawler.New(crawler.Config{Logger: logger})
-	s.browser = s.fetcher.NewBrowser(crawler.BrowserConfig{RemoteURL: o.chromeURL, ExecPath: o.chromePath, Tabs: o.tabs, Logger: logger})
+	s.browser = s.fetcher.NewBrowser(crawler.BrowserConfig{RemoteURL: o.chromeURL, ExecPath: o.chromePath, Tabs: o.tabs, PageTimeout: o.pageTimeout, Logger: logger})
 	if s.matcher, err = loadMatcher(o.rulesPath); err != nil {
 		return nil, err
 	}
