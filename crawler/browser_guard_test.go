@@ -49,8 +49,7 @@ func TestRenderBlocksResources(t *testing.T) {
 	}))
 	other := newTestServer(t, http.NotFoundHandler())
 	otherByName := "http://localhost:" + other.URL[len("http://127.0.0.1:"):]
-	var srv *testServer
-	srv = newTestServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	srv := newTestServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch r.URL.Path {
 		case "/item":
 			w.Header().Set("Content-Type", "text/html")
