@@ -207,3 +207,15 @@ func TestReviewFlow(t *testing.T) {
 		t.Fatalf("new flags after review: %v %v", fl, err)
 	}
 }
+
+// putCapture stores a capture of l in sweep s1.
+func putCapture(t *testing.T, b *bundle, id string, l wildwatch.Listing) {
+	t.Helper()
+	now := time.Now().UTC()
+	if _, err := b.catalog.PutCapture(context.Background(), storage.CaptureRecord{
+		Capture: wildwatch.Capture{ID: id, SweepID: "s1", Target: "demo", URL: l.URL, FinalURL: l.URL, Status: 200, StartedAt: now, FetchedAt: now},
+		Listing: l, ManifestKey: "captures/s1/" + id + ".manifest.json", WARCKey: "captures/s1/" + id + "/x.warc.gz",
+	}); err != nil {
+		t.Fatal(err)
+	}
+}

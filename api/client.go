@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/wildwatch/wildwatch"
+	"github.com/wildwatch/wildwatch/rules"
+	"github.com/wildwatch/wildwatch/storage"
 )
 
 // Client calls a wildwatch API server.
@@ -165,4 +167,56 @@ func (c *Client) Download(ctx context.Context, captureID, object string, w io.Wr
 	defer resp.Body.Close()
 	_, err = io.Copy(w, resp.Body)
 	return err
+}
+
+// ApplyRules stores a YAML rule set as a new version; activate makes it the
+// one workers use.
+func (c *Client) ApplyRules(ctx context.Context, file string, src []byte, activate bool, note string) (ApplyResult, error) {
+	var res ApplyResult
+	q := url.Values{"file": {file}, "note": {note}}
+	if activate {
+		q.Set("activate", "true")
+	}
+	return res, c.do(ctx, http.MethodPost, "/api/v1/rules?"+q.Encode(), bytes.NewReader(src), "application/yaml", &res)
+}
+
+// RuleSets lists stored rule set versions, newest first.
+func (c *Client) RuleSets(ctx context.Context) ([]RuleSetInfo, error) {
+	var out []RuleSetInfo
+	return out, c.do(ctx, http.MethodGet, "/api/v1/rules", nil, "", &out)
+}
+
+// RuleSource returns the YAML of a rule set version: "name@N", or "active".
+func (c *Client) RuleSource(ctx context.Context, ref string) ([]byte, error) {
+	resp, err := c.send(ctx, http.MethodGet, "/api/v1/rules/"+url.PathEscape(ref), nil, "")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	return io.ReadAll(resp.Body)
+}
+
+// ActivateRules makes a stored version ("name@N") the active rule set.
+func (c *Client) ActivateRules(ctx context.Context, ref string) (RuleSetInfo, error) {
+	var out RuleSetInfo
+	return out, c.do(ctx, http.MethodPost, "/api/v1/rules/"+url.PathEscape(ref)+"/activate", nil, "", &out)
+}
+
+// DiffRules compares two stored versions ("name@N" or "active").
+func (c *Client) DiffRules(ctx context.Context, from, to string) (DiffResult, error) {
+	var out DiffResult
+	return out, c.do(ctx, http.MethodGet, "/api/v1/rules/diff?"+url.Values{"from": {from}, "to": {to}}.Encode(), nil, "", &out)
+}
+
+// Backtest re-scores stored listings with a candidate rule set against the
+// active one.
+func (c *Client) Backtest(ctx context.Context, file string, src []byte) (rules.BacktestReport, error) {
+	var out rules.BacktestReport
+	return out, c.do(ctx, http.MethodPost, "/api/v1/rules/backtest?file="+url.QueryEscape(file), bytes.NewReader(src), "application/yaml", &out)
+}
+
+// RuleStats returns review precision per rule and term.
+func (c *Client) RuleStats(ctx context.Context, ruleSet string) ([]storage.RuleStat, error) {
+	var out []storage.RuleStat
+	return out, c.do(ctx, http.MethodGet, "/api/v1/rules/stats?rule_set="+url.QueryEscape(ruleSet), nil, "", &out)
 }

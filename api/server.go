@@ -76,6 +76,7 @@ func (s *Server) routes() {
 	api.HandleFunc("GET /api/v1/captures/{id}/screenshot", require(RoleMonitor, s.captureScreenshot))
 	api.HandleFunc("GET /api/v1/captures/{id}/dom", require(RoleInvestigator, s.captureDOM))
 	api.HandleFunc("GET /api/v1/captures/{id}/extraction", require(RoleMonitor, s.captureExtraction))
+	s.rulesRoutes(api)
 	s.mux.Handle("/api/", s.authenticate(api))
 }
 

@@ -25,6 +25,8 @@ const (
 	// idleQuiet is how long no request may be in flight for the network
 	// to count as idle.
 	idleQuiet = 500 * time.Millisecond
+	// scrollSettle bounds the wait for the network after one scroll.
+	scrollSettle = 3 * time.Second
 	// pollEvery is how often the wait selector is looked for.
 	pollEvery = 100 * time.Millisecond
 	// maxShotHeight bounds the screenshot of a very long (or wide) page,
@@ -413,7 +415,10 @@ func (r *pageRender) scroll(ctx context.Context) error {
 			return r.failed(ctx, fmt.Errorf("scrolling: %w", err))
 		}
 		r.net.touch()
-		sctx, cancel := context.WithTimeout(r.actx, time.Duration(b.MaxWait))
+		// Loading the next batch takes a moment; a page whose network never
+		// settles (a resource that never answers) must not cost MaxWait per
+		// scroll.
+		sctx, cancel := context.WithTimeout(r.actx, min(time.Duration(b.MaxWait), scrollSettle))
 		err = r.net.waitIdle(sctx, idleQuiet)
 		cancel()
 		if err != nil && r.actx.Err() != nil {

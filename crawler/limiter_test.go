@@ -64,12 +64,13 @@ func TestPolitenessRate(t *testing.T) {
 		t.Fatalf("server got %d requests, want %d (robots.txt and %d pages)", len(arrivals), n+1, n)
 	}
 	slices.SortFunc(arrivals, func(a, b time.Time) int { return a.Compare(b) })
-	least := time.Duration(1<<63 - 1)
-	for i := 1; i < len(arrivals); i++ {
-		least = min(least, arrivals[i].Sub(arrivals[i-1]))
-	}
-	if least < 150*time.Millisecond {
-		t.Errorf("least spacing between requests = %v, want about 200ms (at least 150ms)", least)
+	// A late arrival (a busy machine) shortens the gap after it but not the
+	// span of the whole run: at 5 requests per second, n+1 requests take at
+	// least n/5 seconds, less the first interval the limiter may let go at
+	// once.
+	span := arrivals[len(arrivals)-1].Sub(arrivals[0])
+	if want := time.Duration(n-1) * 200 * time.Millisecond; span < want {
+		t.Errorf("%d requests arrived within %v, want at least %v at 5 per second", len(arrivals), span, want)
 	}
 	if most != 1 {
 		t.Errorf("%d requests were in flight at once, want 1", most)

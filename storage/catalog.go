@@ -31,7 +31,13 @@ type Catalog struct {
 	db      *sql.DB
 	dialect string
 	log     *slog.Logger
+	// pageSize is how many rows a paged read (EachCaptureListing) fetches
+	// per query; 0 means defaultPageSize. Tests make it small.
+	pageSize int
 }
+
+// defaultPageSize is the rows per query of paged reads.
+const defaultPageSize = 500
 
 // Dialects a Catalog runs on.
 const (

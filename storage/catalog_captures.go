@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -141,28 +142,76 @@ func (c *Catalog) GetCapture(ctx context.Context, id string) (CaptureRecord, err
 }
 
 // ListCaptures returns a sweep's captures in the order they were fetched;
-// none for an unknown sweep. An empty sweepID lists every capture (for
-// backtests over stored listings).
+// none for an unknown sweep. An empty sweepID lists every capture, every
+// one in memory at once; backtests over stored listings use
+// EachCaptureListing instead.
 func (c *Catalog) ListCaptures(ctx context.Context, sweepID string) ([]CaptureRecord, error) {
 	var w sqlWhere
 	if sweepID != "" {
 		w.add("sweep_id = ?", sweepID)
 	}
-	rows, err := c.db.QueryContext(ctx, captureSelect+w.String()+` ORDER BY fetched_at, id`, w.args...)
+	rs, err := c.queryCaptures(ctx, captureSelect+w.String()+` ORDER BY fetched_at, id`, w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("listing captures of sweep %q: %w", sweepID, err)
+	}
+	return rs, nil
+}
+
+// EachCaptureListing calls fn with the newest capture of every URL in the
+// catalog (by FetchedAt, then ID), one call per URL, in URL order, for
+// backtests over stored listings. It reads the captures a page at a time
+// and holds no connection while fn runs, so fn may use the catalog and a
+// long backtest does not keep other callers waiting; a capture stored
+// meanwhile is seen when its URL sorts after the page being read. It stops
+// at fn's first error and returns that error as it is.
+func (c *Catalog) EachCaptureListing(ctx context.Context, fn func(rec CaptureRecord) error) error {
+	size := cmp.Or(c.pageSize, defaultPageSize)
+	// A capture is its URL's newest when no capture of the URL is newer;
+	// captures_url (url, fetched_at) serves both the scan and the check.
+	const newest = ` AS c WHERE NOT EXISTS (SELECT 1 FROM captures n WHERE n.url = c.url
+		AND (n.fetched_at > c.fetched_at OR (n.fetched_at = c.fetched_at AND n.id > c.id)))`
+	var after *string // the last URL of the page before
+	for {
+		var w sqlWhere
+		q := captureSelect + newest
+		if after != nil {
+			q += ` AND c.url > ` + w.arg(*after)
+		}
+		q += ` ORDER BY c.url LIMIT ` + w.arg(size)
+		page, err := c.queryCaptures(ctx, q, w.args...)
+		if err != nil {
+			return fmt.Errorf("reading capture listings: %w", err)
+		}
+		for _, rec := range page {
+			if err := fn(rec); err != nil {
+				return err
+			}
+		}
+		if len(page) < size {
+			return nil
+		}
+		last := page[len(page)-1].Capture.URL
+		after = &last
+	}
+}
+
+// queryCaptures runs a query of captureSelect and reads every row.
+func (c *Catalog) queryCaptures(ctx context.Context, q string, args ...any) ([]CaptureRecord, error) {
+	rows, err := c.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	rs := []CaptureRecord{}
 	for rows.Next() {
 		rec, err := scanCapture(rows)
 		if err != nil {
-			return nil, fmt.Errorf("listing captures of sweep %q: %w", sweepID, err)
+			return nil, err
 		}
 		rs = append(rs, rec)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("listing captures of sweep %q: %w", sweepID, err)
+		return nil, err
 	}
 	return rs, nil
 }

@@ -77,6 +77,11 @@ func runCatalogSuite(t *testing.T, newDSN func(t *testing.T) string) {
 		{"ListFlags", testCatalogListFlags},
 		{"Reviews", testCatalogReviews},
 		{"Tokens", testCatalogTokens},
+		{"CaptureListings", testCatalogCaptureListings},
+		{"RuleSets", testCatalogRuleSets},
+		{"RuleSetRaces", testCatalogRuleSetRaces},
+		{"RuleStats", testCatalogRuleStats},
+		{"UpgradeRuleSets", testCatalogUpgradeRuleSets},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

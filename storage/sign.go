@@ -130,8 +130,26 @@ func writePublicKeyFile(path string, pub ed25519.PublicKey) error {
 		}
 		return nil
 	}
+	// Write a temporary file and rename it into place, so that a process
+	// reading the key at the same time never sees half of it.
 	data := pem.EncodeToMemory(&pem.Block{Type: pemPublicKey, Bytes: der})
-	if err := os.WriteFile(path, data, 0o644); err != nil {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".pub-*")
+	if err != nil {
+		return fmt.Errorf("public key file: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("public key file: %w", err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("public key file: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("public key file: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("public key file: %w", err)
 	}
 	return nil

@@ -21,7 +21,7 @@ type handlers struct {
 	evidence *storage.Evidence
 	fetcher  *crawler.Fetcher
 	browser  *crawler.Browser // nil: this worker does not render
-	matcher  wildwatch.Matcher
+	rules    MatcherSource
 	logger   *slog.Logger
 }
 
@@ -204,9 +204,13 @@ func (h *handlers) record(ctx context.Context, p payload, t wildwatch.Target, c 
 	id := CaptureID(p.Sweep, p.URL)
 	c.ID, c.SweepID, c.Target = id, p.Sweep, t.Name
 	l.URL = p.URL
-	v := h.matcher.Match(l)
+	matcher, err := h.rules.Matcher(ctx)
+	if err != nil {
+		return err
+	}
+	v := matcher.Match(l)
 
-	m, err := h.evidence.Record(ctx, storage.WARCParams{Capture: c, Listing: l, Verdict: v, RuleSet: h.matcher.Version()})
+	m, err := h.evidence.Record(ctx, storage.WARCParams{Capture: c, Listing: l, Verdict: v, RuleSet: matcher.Version()})
 	if err != nil {
 		return h.failed(ctx, p, &taskError{kind: wildwatch.ErrKindStorage, retryable: true, err: err})
 	}

@@ -45,6 +45,9 @@ type Config struct {
 	// Browser renders pages for the render queue; a worker without one does
 	// not serve that queue.
 	Browser *crawler.Browser
+	// Rules gives the matcher for each listing (see ActiveRules); Matcher
+	// is used when Rules is nil.
+	Rules   MatcherSource
 	Matcher wildwatch.Matcher
 	Logger  *slog.Logger
 }
@@ -64,6 +67,9 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.Rules == nil && c.Matcher != nil {
+		c.Rules = StaticMatcher{c.Matcher}
+	}
 	return c
 }
 
@@ -71,8 +77,8 @@ func (c Config) validate() error {
 	switch {
 	case c.RedisURL == "":
 		return errors.New("worker: RedisURL is required")
-	case c.Catalog == nil, c.Evidence == nil, c.Fetcher == nil, c.Matcher == nil:
-		return errors.New("worker: Catalog, Evidence, Fetcher and Matcher are required")
+	case c.Catalog == nil, c.Evidence == nil, c.Fetcher == nil, c.Rules == nil && c.Matcher == nil:
+		return errors.New("worker: Catalog, Evidence, Fetcher and Rules (or Matcher) are required")
 	case c.Queues[QueueRender] > 0 && c.Browser == nil:
 		return errors.New("worker: serving the render queue needs a Browser")
 	}
@@ -127,7 +133,7 @@ func (w *Worker) handlers() *handlers {
 		evidence: w.cfg.Evidence,
 		fetcher:  w.cfg.Fetcher,
 		browser:  w.cfg.Browser,
-		matcher:  w.cfg.Matcher,
+		rules:    w.cfg.Rules,
 		logger:   w.cfg.Logger,
 	}
 }

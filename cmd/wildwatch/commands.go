@@ -56,6 +56,7 @@ func commands() []command {
 		{"flags", "flags list [filters] | show ID", runFlags},
 		{"review", "review FLAG_ID --decision confirmed|dismissed [--note TEXT]", runReview},
 		{"capture", "capture show|warc|manifest|screenshot|dom|compare ID [-o FILE]", runCapture},
+		{"rules", "rules apply FILE [--activate] | list | show REF | activate NAME@V | diff A B | backtest --rules FILE | stats", runRules},
 		{"match", "match listings (JSON Lines) against a rule set", runMatch},
 		{"verify", "verify captures' digests and signatures", runVerify},
 		{"keys", "print the deployment's public key", runKeys},

@@ -257,7 +257,7 @@ func TestSweepRunEmbedded(t *testing.T) {
 	ctx := context.Background()
 	d := startTestSite(t)
 	data := t.TempDir()
-	out, code := runCLI(t, nil, "sweep", "run", d.targetFile(t), "--data", data, "--retry-delay", "100ms", "--page-timeout", "15s")
+	out, code := runCLI(t, nil, "sweep", "run", d.targetFile(t), "--data", data, "--retry-delay", "100ms")
 	if code != 0 {
 		t.Fatalf("sweep run exited %d:\n%s", code, out)
 	}
@@ -314,7 +314,7 @@ func TestDaemonOnRealServices(t *testing.T) {
 	data := t.TempDir()
 	env := []string{"WILDWATCH_S3_ACCESS_KEY=" + s3.AccessKey, "WILDWATCH_S3_SECRET_KEY=" + s3.SecretKey}
 	services := []string{"--redis", redisURL, "--database", pg, "--s3-endpoint", s3.Endpoint, "--s3-tls=false",
-		"--s3-create-bucket", "--s3-bucket", "evidence", "--data", data, "--retry-delay", "100ms", "--page-timeout", "15s"}
+		"--s3-create-bucket", "--s3-bucket", "evidence", "--data", data, "--retry-delay", "100ms"}
 	serve := start(t, env, append([]string{"serve", "--addr", "127.0.0.1:0", "--concurrency", "4"}, services...)...)
 	apiURL := serve.waitLine(t, "API: ", time.Minute)
 	token := serve.waitLine(t, "admin token: ", time.Minute)
@@ -363,7 +363,13 @@ func TestDaemonOnRealServices(t *testing.T) {
 	client = append(env, "WILDWATCH_SERVER="+apiURL, "WILDWATCH_TOKEN="+token)
 	// Tasks that were in flight come back once their lease expires (about a
 	// minute after the kill).
-	waitFor(t, "the sweep to finish", 6*time.Minute, func() bool { return sweep().Status == wildwatch.SweepFinished })
+	waitFor(t, "the sweep to finish", 8*time.Minute, func() bool {
+		s := sweep()
+		if s.Status != wildwatch.SweepFinished && time.Now().Second()%30 == 0 {
+			t.Logf("waiting: %+v", s.Counts)
+		}
+		return s.Status == wildwatch.SweepFinished
+	})
 
 	truth := d.site.Truth(d.URL)
 	caps := checkCaptures(t, ctx, cat, sw.ID, truth)

@@ -111,6 +111,9 @@ func openStack(ctx context.Context, o serviceOptions, logger *slog.Logger) (_ *s
 	if s.matcher, err = loadMatcher(o.rulesPath); err != nil {
 		return nil, err
 	}
+	if err := ensureActiveRules(ctx, s.catalog, o.rulesPath); err != nil {
+		return nil, err
+	}
 	logger.Info("services ready", "catalog", s.catalog.Dialect(), "evidence", describeStore(o), "rules", s.matcher.Version(),
 		"key", storage.Fingerprint(s.signer.PublicKey()))
 	return s, nil
@@ -162,6 +165,33 @@ func loadMatcher(path string) (*rules.Matcher, error) {
 	return m, nil
 }
 
+// ensureActiveRules makes sure the catalog has an active rule set: a rule
+// set given with --rules is stored and activated; otherwise, when none is
+// active yet, the built-in default is.
+func ensureActiveRules(ctx context.Context, cat *storage.Catalog, path string) error {
+	src, note := rules.DefaultYAML(), "built-in default"
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		src, note = b, "from "+filepath.Base(path)
+	} else if _, err := cat.ActiveRuleSet(ctx); err == nil {
+		return nil
+	} else if !errors.Is(err, storage.ErrNotFound) {
+		return err
+	}
+	rs, err := rules.Parse(cmp.Or(path, "default.yaml"), src)
+	if err != nil {
+		return err
+	}
+	v, _, err := cat.PutRuleSet(ctx, rs.Name, src, "wildwatch", note)
+	if err != nil {
+		return fmt.Errorf("storing rule set: %w", err)
+	}
+	return cat.ActivateRuleSet(ctx, v.Name, v.Version)
+}
+
 // evidence returns the evidence writer over the stack's store and key.
 func (s *stack) evidence(logger *slog.Logger) *storage.Evidence {
 	return &storage.Evidence{Store: s.store, Signer: s.signer, Logger: logger}
@@ -177,7 +207,7 @@ func (s *stack) newWorker(logger *slog.Logger, concurrency int, queues string) (
 		Evidence:    s.evidence(logger),
 		Fetcher:     s.fetcher,
 		Browser:     s.browser,
-		Matcher:     s.matcher,
+		Rules:       &workers.ActiveRules{Catalog: s.catalog, Fallback: s.matcher, Logger: logger},
 		Logger:      logger,
 	}
 	if queues != "" {

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/wildwatch/wildwatch/rules"
+)
+
+func runRules(ctx context.Context, e *cmdEnv, args []string) error {
+	return subcommand(ctx, e, "rules", args, map[string]func(context.Context, *cmdEnv, []string) error{
+		"apply": func(ctx context.Context, e *cmdEnv, args []string) error {
+			fs := newFlagSet(e, "rules apply", "rules apply FILE [--activate] [--note TEXT]")
+			c := remoteFlags(fs, e)
+			activate := fs.Bool("activate", false, "make it the rule set workers use (they pick it up within seconds)")
+			note := fs.String("note", "", "why this version")
+			pos, err := parseFlags(fs, args)
+			if err != nil {
+				return err
+			}
+			if len(pos) != 1 {
+				return usageError{"want one rule set file"}
+			}
+			src, err := readFileArg(e, pos[0])
+			if err != nil {
+				return err
+			}
+			res, err := c.ApplyRules(ctx, pos[0], src, *activate, *note)
+			if err != nil {
+				return err
+			}
+			state := "stored"
+			if !res.Added {
+				state = "unchanged from"
+			}
+			fmt.Fprintf(e.out, "%s %s@%d (active: %v)\n", state, res.Name, res.Version, res.Active)
+			return nil
+		},
+		"list": func(ctx context.Context, e *cmdEnv, args []string) error {
+			fs := newFlagSet(e, "rules list", "rules list")
+			c := remoteFlags(fs, e)
+			if _, err := parseFlags(fs, args); err != nil {
+				return err
+			}
+			vs, err := c.RuleSets(ctx)
+			if err != nil {
+				return err
+			}
+			for _, v := range vs {
+				mark := " "
+				if v.Active {
+					mark = "*"
+				}
+				fmt.Fprintf(e.out, "%s %s@%d  %s  %s  %s\n", mark, v.Name, v.Version, v.CreatedAt.Format("2006-01-02 15:04:05Z"), v.SHA256[:12], v.Note)
+			}
+			return nil
+		},
+		"show": func(ctx context.Context, e *cmdEnv, args []string) error {
+			fs := newFlagSet(e, "rules show", "rules show [NAME@VERSION|active]")
+			c := remoteFlags(fs, e)
+			pos, err := parseFlags(fs, args)
+			if err != nil {
+				return err
+			}
+			ref := "active"
+			if len(pos) == 1 {
+				ref = pos[0]
+			}
+			src, err := c.RuleSource(ctx, ref)
+			if err != nil {
+				return err
+			}
+			_, err = e.out.Write(src)
+			return err
+		},
+		"activate": func(ctx context.Context, e *cmdEnv, args []string) error {
+			fs := newFlagSet(e, "rules activate", "rules activate NAME@VERSION")
+			c := remoteFlags(fs, e)
+			pos, err := parseFlags(fs, args)
+			if err != nil {
+				return err
+			}
+			if len(pos) != 1 {
+				return usageError{"want one NAME@VERSION"}
+			}
+			v, err := c.ActivateRules(ctx, pos[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.out, "active: %s@%d\n", v.Name, v.Version)
+			return nil
+		},
+		"diff": func(ctx context.Context, e *cmdEnv, args []string) error {
+			fs := newFlagSet(e, "rules diff", "rules diff FROM TO  (each NAME@VERSION, active, or a YAML file)")
+			c := remoteFlags(fs, e)
+			pos, err := parseFlags(fs, args)
+			if err != nil {
+				return err
+			}
+			if len(pos) != 2 {
+				return usageError{"want FROM and TO"}
+			}
+			var sets [2]*rules.RuleSet
+			for i, ref := range pos {
+				src, err := os.ReadFile(ref)
+				if err != nil {
+					if src, err = c.RuleSource(ctx, ref); err != nil {
+						return fmt.Errorf("%s: neither a file nor a stored version: %w", ref, err)
+					}
+				}
+				if sets[i], err = rules.Parse(ref, src); err != nil {
+					return err
+				}
+			}
+			rules.FormatDiff(e.out, rules.Diff(sets[0], sets[1]))
+			return nil
+		},
+		"backtest": func(ctx context.Context, e *cmdEnv, args []string) error {
+			fs := newFlagSet(e, "rules backtest", "rules backtest --rules NEW.yaml")
+			c := remoteFlags(fs, e)
+			path := fs.String("rules", "", "candidate rule set")
+			if _, err := parseFlags(fs, args); err != nil {
+				return err
+			}
+			if *path == "" {
+				return usageError{"want --rules FILE"}
+			}
+			src, err := os.ReadFile(*path)
+			if err != nil {
+				return err
+			}
+			rep, err := c.Backtest(ctx, *path, src)
+			if err != nil {
+				return err
+			}
+			return printJSON(e, rep)
+		},
+		"stats": func(ctx context.Context, e *cmdEnv, args []string) error {
+			fs := newFlagSet(e, "rules stats", "rules stats [--rule-set NAME@VERSION]")
+			c := remoteFlags(fs, e)
+			rs := fs.String("rule-set", "", "only flags raised by this version")
+			if _, err := parseFlags(fs, args); err != nil {
+				return err
+			}
+			stats, err := c.RuleStats(ctx, *rs)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(e.out, "%-28s %-24s %9s %9s %7s %9s\n", "rule", "term", "confirmed", "dismissed", "pending", "precision")
+			for _, s := range stats {
+				fmt.Fprintf(e.out, "%-28s %-24s %9d %9d %7d %9.2f\n", s.Rule, s.Term, s.Confirmed, s.Dismissed, s.Pending, s.Precision)
+			}
+			return nil
+		},
+	})
+}
