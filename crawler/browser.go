@@ -137,26 +137,35 @@ func (b *Browser) Render(ctx context.Context, t wildwatch.Target, rawURL string,
 	if !hostAllowed(t, u.Hostname()) {
 		return nil, &FetchError{Kind: wildwatch.ErrKindGuard, URL: rawURL, Err: ErrHostNotAllowed}
 	}
-	ctx, cancel := context.WithTimeout(ctx, b.cfg.PageTimeout)
-	defer cancel()
 	if t.ObeysRobots() {
 		if err := b.f.robotsAllowed(ctx, t, rawURL, u); err != nil {
 			return nil, err
 		}
 	}
 
+	// Waiting for a free tab is not the page's fault: the page deadline
+	// starts once a tab is ours.
 	select {
 	case b.slots <- struct{}{}:
 	case <-ctx.Done():
 		return nil, classify(rawURL, fmt.Errorf("waiting for a browser tab: %w", context.Cause(ctx)))
 	}
 	defer func() { <-b.slots }()
+	parent := ctx
+	ctx, cancel := context.WithTimeout(ctx, b.cfg.PageTimeout)
+	defer cancel()
 
 	var warnings []string
 	for attempt := 1; ; attempt++ {
 		c, err := b.attempt(ctx, pageJob{t: t, u: u, raw: rawURL, kind: kind, warnings: warnings})
 		var tf *tabFailure
 		if !errors.As(err, &tf) {
+			if err != nil && ctx.Err() != nil && parent.Err() == nil {
+				// The page used up its whole deadline: trying again later
+				// would only do the same.
+				return c, &FetchError{Kind: wildwatch.ErrKindRender, URL: rawURL,
+					Err: fmt.Errorf("page not rendered within %v: %w", b.cfg.PageTimeout, err)}
+			}
 			var fe *FetchError
 			if errors.As(err, &fe) && fe.URL == "" {
 				fe.URL = rawURL
