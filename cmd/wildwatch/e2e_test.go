@@ -282,6 +282,32 @@ func TestSweepRunEmbedded(t *testing.T) {
 		t.Errorf("catalog has %d captures, summary says %d", len(caps), sum.Captures)
 	}
 
+	// Pages built with JavaScript were rendered, with their screenshot and
+	// DOM kept; the page that hangs its tab is a render error.
+	rendered := 0
+	for _, c := range caps {
+		if c.Capture.Mode == wildwatch.RenderBrowser {
+			rendered++
+			if c.ScreenshotKey == "" || c.DOMKey == "" || c.Capture.ModeReason == "" {
+				t.Errorf("rendered capture %s lacks its screenshot, DOM or reason: %+v", c.Capture.URL, c)
+			}
+		}
+	}
+	if rendered == 0 {
+		t.Error("no page was rendered")
+	}
+	errs, err := cat.SweepErrors(ctx, sum.Sweep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hung := false
+	for _, e := range errs {
+		hung = hung || (e.Kind == wildwatch.ErrKindRender && strings.Contains(e.URL, "/js/item/"))
+	}
+	if !hung {
+		t.Errorf("the page that hangs its tab was not recorded as a render error: %+v", errs)
+	}
+
 	out, code = runCLI(t, nil, "verify", "--data", data, filepath.Join(data, "evidence"))
 	if code != 0 || strings.Count(out, "ok ") != len(caps) {
 		t.Fatalf("verify exited %d with %d ok lines for %d captures:\n%s", code, strings.Count(out, "ok "), len(caps), out)
