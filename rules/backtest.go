@@ -7,23 +7,34 @@ import (
 	"github.com/wildwatch/wildwatch"
 )
 
-// BacktestReport is what a candidate rule set would change against the
-// current one over a set of stored listings. Nothing is written anywhere.
+// BacktestReport is what a candidate rule set (New) would change against
+// the current one (Old) over a set of stored listings. Nothing is written
+// anywhere.
 type BacktestReport struct {
-	Old        string          `json:"old"`
-	New        string          `json:"new"`
-	Listings   int             `json:"listings"`
+	// Old and New are the matchers' versions, "name@version".
+	Old string `json:"old"`
+	New string `json:"new"`
+	// Listings is the number of distinct listings scored.
+	Listings int `json:"listings"`
+	// Categories has a row for every category of either rule set, by
+	// name.
 	Categories []CategoryDelta `json:"categories"`
-	// Added are listings the candidate flags and the current set does not;
-	// Removed the reverse. At most examplesPerCategory per category.
-	Added         []BacktestExample `json:"added"`
-	Removed       []BacktestExample `json:"removed"`
-	ReviewAdded   int               `json:"review_added"`
-	ReviewRemoved int               `json:"review_removed"`
+	// Added are listings that New flags in a category where Old does not
+	// flag them (not at all, or in another category); Removed the
+	// reverse. At most BacktestExamples of each per category, in input
+	// order.
+	Added   []BacktestExample `json:"added"`
+	Removed []BacktestExample `json:"removed"`
+	// ReviewAdded and ReviewRemoved count the listings that enter and
+	// leave the review band (scored for review but not flagged).
+	ReviewAdded   int `json:"review_added"`
+	ReviewRemoved int `json:"review_removed"`
 }
 
-// CategoryDelta counts, for one category, the listings the candidate flags
-// and how many flags it adds and removes.
+// CategoryDelta counts, for one category, the listings New flags in it
+// and the flags it adds and removes there. A listing flagged under both
+// rule sets but in another category is removed from one and added to the
+// other.
 type CategoryDelta struct {
 	Category string `json:"category"`
 	Flagged  int    `json:"flagged"`
@@ -31,7 +42,9 @@ type CategoryDelta struct {
 	Removed  int    `json:"removed"`
 }
 
-// BacktestExample is one listing whose flag would change.
+// BacktestExample is one listing whose flag would change, with the
+// matches that explain it: New's for an added flag, Old's for a removed
+// one.
 type BacktestExample struct {
 	ListingID string            `json:"listing_id,omitempty"`
 	URL       string            `json:"url,omitempty"`
@@ -42,43 +55,61 @@ type BacktestExample struct {
 	Matches   []wildwatch.Match `json:"matches"`
 }
 
-const examplesPerCategory = 5
+// BacktestExamples bounds the examples a report shows per category, of
+// added and of removed flags each.
+const BacktestExamples = 5
 
 // Backtest scores listings with old and new and reports the difference.
+// A listing is identified by its URL, or its ID when it has no URL; when
+// one appears more than once the last one given counts (pass captures
+// oldest first). Listings with neither are each their own.
 func Backtest(old, new *Matcher, listings []wildwatch.Listing) BacktestReport {
-	rep := BacktestReport{Old: old.Version(), New: new.Version(), Listings: len(listings), Added: []BacktestExample{}, Removed: []BacktestExample{}}
+	rep := BacktestReport{
+		Old: old.Version(), New: new.Version(),
+		Added: []BacktestExample{}, Removed: []BacktestExample{},
+	}
 	cats := map[string]*CategoryDelta{}
-	delta := func(c string) *CategoryDelta {
-		if cats[c] == nil {
+	for _, m := range []*Matcher{new, old} {
+		for _, c := range m.cats {
 			cats[c] = &CategoryDelta{Category: c}
 		}
-		return cats[c]
 	}
-	shown := map[string]int{} // "added/ivory" → examples so far
-	example := func(kind string, l wildwatch.Listing, cat string, ov, nv wildwatch.Verdict, matches []wildwatch.Match) {
-		if shown[kind+"/"+cat] >= examplesPerCategory {
+	type shownKey struct {
+		added bool
+		cat   string
+	}
+	shown := map[shownKey]int{}
+	example := func(added bool, l wildwatch.Listing, cat string, ov, nv wildwatch.Verdict) {
+		k := shownKey{added, cat}
+		if shown[k] >= BacktestExamples {
 			return
 		}
-		shown[kind+"/"+cat]++
-		x := BacktestExample{ListingID: l.ID, URL: l.URL, Title: l.Title, Category: cat, OldScore: ov.Score, NewScore: nv.Score, Matches: matches}
-		if kind == "added" {
+		shown[k]++
+		x := BacktestExample{ListingID: l.ID, URL: l.URL, Title: l.Title, Category: cat, OldScore: ov.Score, NewScore: nv.Score}
+		if added {
+			x.Matches = nv.Matches
 			rep.Added = append(rep.Added, x)
 		} else {
+			x.Matches = ov.Matches
 			rep.Removed = append(rep.Removed, x)
 		}
 	}
-	for _, l := range listings {
+	for _, l := range latest(listings) {
+		rep.Listings++
 		ov, nv := old.Match(l), new.Match(l)
-		if nv.Flagged {
-			delta(nv.Category).Flagged++
+		oldCat, newCat := flaggedIn(ov), flaggedIn(nv)
+		if newCat != "" {
+			cats[newCat].Flagged++
 		}
-		switch {
-		case nv.Flagged && !ov.Flagged:
-			delta(nv.Category).Added++
-			example("added", l, nv.Category, ov, nv, nv.Matches)
-		case ov.Flagged && !nv.Flagged:
-			delta(ov.Category).Removed++
-			example("removed", l, ov.Category, ov, nv, ov.Matches)
+		if oldCat != newCat {
+			if oldCat != "" {
+				cats[oldCat].Removed++
+				example(false, l, oldCat, ov, nv)
+			}
+			if newCat != "" {
+				cats[newCat].Added++
+				example(true, l, newCat, ov, nv)
+			}
 		}
 		switch {
 		case nv.Review && !ov.Review:
@@ -87,9 +118,39 @@ func Backtest(old, new *Matcher, listings []wildwatch.Listing) BacktestReport {
 			rep.ReviewRemoved++
 		}
 	}
+	rep.Categories = make([]CategoryDelta, 0, len(cats))
 	for _, d := range cats {
 		rep.Categories = append(rep.Categories, *d)
 	}
 	slices.SortFunc(rep.Categories, func(a, b CategoryDelta) int { return cmp.Compare(a.Category, b.Category) })
 	return rep
+}
+
+// flaggedIn is the category a verdict flags, "" when it flags none.
+func flaggedIn(v wildwatch.Verdict) string {
+	if !v.Flagged {
+		return ""
+	}
+	return v.Category
+}
+
+// latest drops the listings whose key (URL, else ID) comes again later,
+// keeping the order of the others.
+func latest(listings []wildwatch.Listing) []wildwatch.Listing {
+	last := make(map[string]int, len(listings))
+	for i, l := range listings {
+		if k := cmp.Or(l.URL, l.ID); k != "" {
+			last[k] = i
+		}
+	}
+	if len(last) == len(listings) {
+		return listings
+	}
+	out := make([]wildwatch.Listing, 0, len(last))
+	for i, l := range listings {
+		if k := cmp.Or(l.URL, l.ID); k == "" || last[k] == i {
+			out = append(out, l)
+		}
+	}
+	return out
 }

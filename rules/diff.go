@@ -4,67 +4,83 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"sort"
 	"strconv"
+	"strings"
 )
 
-// Change is one difference between two rule sets.
+// Kinds of Change.
+const (
+	ChangeAdded   = "added"
+	ChangeRemoved = "removed"
+	ChangeChanged = "changed"
+)
+
+// Change is one difference between two rule sets. Path names what changed
+// the way the YAML document nests it, with categories, rules and
+// exclusions by name or ID and term lists by language:
+// "categories.ivory.rules.ivory.product.terms.en". A term, regular
+// expression or rule ID added to or removed from a list is one Change with
+// the item in New or Old; an added or removed category, rule or exclusion
+// is one Change with a summary of it ("weight 0.6, 12 terms").
 type Change struct {
-	// Kind is "added", "removed" or "changed".
-	Kind string `json:"kind"`
-	// Path names what changed, such as
-	// "categories.ivory.rules.ivory.product.terms.en".
+	Kind string `json:"kind"` // ChangeAdded, ChangeRemoved or ChangeChanged
 	Path string `json:"path"`
 	Old  string `json:"old,omitempty"`
 	New  string `json:"new,omitempty"`
 }
 
-// Diff lists what changed from old to new: thresholds, categories, rules
-// and exclusions added or removed, and within each the weights, terms (per
-// language), regular expressions and requirements, in a stable order.
+// Diff lists what changed from old to new, in document order: thresholds
+// and obfuscation weight, negation, rule-set exclusions, the order of the
+// categories (a tie between category scores goes to the earlier one), then
+// category by category, rule by rule. Within a list, removed items come
+// before added ones. A nil rule set counts as an empty one. Name, version,
+// file and line numbers are not compared: they identify a rule set rather
+// than say what it does.
 func Diff(old, new *RuleSet) []Change {
-	d := &differ{}
-	d.value("thresholds.flag", num(old.Threshold), num(new.Threshold))
-	d.value("thresholds.review", num(old.ReviewThreshold), num(new.ReviewThreshold))
-	d.value("obfuscation_weight", num(old.ObfuscationWeight), num(new.ObfuscationWeight))
+	if old == nil {
+		old = &RuleSet{}
+	}
+	if new == nil {
+		new = &RuleSet{}
+	}
+	var d differ
+	d.number("thresholds.flag", old.Threshold, new.Threshold)
+	d.number("thresholds.review", old.ReviewThreshold, new.ReviewThreshold)
+	d.number("obfuscation_weight", old.ObfuscationWeight, new.ObfuscationWeight)
 	d.value("negation.window", strconv.Itoa(old.Negation.Window), strconv.Itoa(new.Negation.Window))
 	d.terms("negation.before", old.Negation.Before, new.Negation.Before)
 	d.terms("negation.after", old.Negation.After, new.Negation.After)
 	d.exclusions("exclusions", old.Exclusions, new.Exclusions)
 
-	oc, nc := byName(old.Categories, func(c Category) string { return c.Name }), byName(new.Categories, func(c Category) string { return c.Name })
-	for _, name := range unionKeys(oc, nc) {
-		path := "categories." + name
-		o, inOld := oc[name]
-		n, inNew := nc[name]
-		switch {
-		case !inOld:
-			d.add("added", path, "", fmt.Sprintf("%d rules", len(n.Rules)))
-			continue
-		case !inNew:
-			d.add("removed", path, fmt.Sprintf("%d rules", len(o.Rules)), "")
+	oldCats := keyed(old.Categories, func(c Category) string { return c.Name })
+	newCats := keyed(new.Categories, func(c Category) string { return c.Name })
+	var oldOrder, newOrder []string // of the categories in both
+	for _, c := range old.Categories {
+		if _, ok := newCats[c.Name]; ok {
+			oldOrder = append(oldOrder, c.Name)
+		}
+	}
+	for _, c := range new.Categories {
+		if _, ok := oldCats[c.Name]; ok {
+			newOrder = append(newOrder, c.Name)
+		}
+	}
+	// Ties between category scores go to the earlier category.
+	d.value("categories.order", strings.Join(oldOrder, ", "), strings.Join(newOrder, ", "))
+	for _, oc := range old.Categories {
+		path := "categories." + oc.Name
+		nc, ok := newCats[oc.Name]
+		if !ok {
+			d.add(ChangeRemoved, path, categorySummary(oc), "")
 			continue
 		}
-		or, nr := byName(o.Rules, func(r Rule) string { return r.ID }), byName(n.Rules, func(r Rule) string { return r.ID })
-		for _, id := range unionKeys(or, nr) {
-			rp := path + ".rules." + id
-			o, inOld := or[id]
-			n, inNew := nr[id]
-			switch {
-			case !inOld:
-				d.add("added", rp, "", fmt.Sprintf("weight %s, %d terms", num(n.Weight), len(n.Terms.all())))
-			case !inNew:
-				d.add("removed", rp, fmt.Sprintf("weight %s, %d terms", num(o.Weight), len(o.Terms.all())), "")
-			default:
-				d.value(rp+".weight", num(o.Weight), num(n.Weight))
-				d.value(rp+".max", num(o.Max), num(n.Max))
-				d.terms(rp+".terms", o.Terms, n.Terms)
-				d.list(rp+".regex", o.Regex, n.Regex)
-				d.terms(rp+".requires", o.Requires, n.Requires)
-				d.list(rp+".requires_rules", o.RequiresRules, n.RequiresRules)
-			}
+		d.rules(path+".rules", oc.Rules, nc.Rules)
+		d.exclusions(path+".exclusions", oc.Exclusions, nc.Exclusions)
+	}
+	for _, nc := range new.Categories {
+		if _, ok := oldCats[nc.Name]; !ok {
+			d.add(ChangeAdded, "categories."+nc.Name, "", categorySummary(nc))
 		}
-		d.exclusions(path+".exclusions", o.Exclusions, n.Exclusions)
 	}
 	return d.changes
 }
@@ -77,78 +93,177 @@ func (d *differ) add(kind, path, old, new string) {
 
 func (d *differ) value(path, old, new string) {
 	if old != new {
-		d.add("changed", path, old, new)
+		d.add(ChangeChanged, path, old, new)
 	}
 }
 
-// list reports items added to and removed from a list.
+func (d *differ) number(path string, old, new float64) {
+	if old != new {
+		d.add(ChangeChanged, path, formatNumber(old), formatNumber(new))
+	}
+}
+
+func formatNumber(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+
+// list reports the items removed from and added to a list, each once.
 func (d *differ) list(path string, old, new []string) {
-	for _, s := range new {
-		if !slices.Contains(old, s) {
-			d.add("added", path, "", s)
+	for _, s := range dedupe(old) {
+		if !slices.Contains(new, s) {
+			d.add(ChangeRemoved, path, s, "")
 		}
 	}
-	for _, s := range old {
-		if !slices.Contains(new, s) {
-			d.add("removed", path, s, "")
+	for _, s := range dedupe(new) {
+		if !slices.Contains(old, s) {
+			d.add(ChangeAdded, path, "", s)
 		}
 	}
 }
 
+// terms reports terms removed and added, language by language.
 func (d *differ) terms(path string, old, new Terms) {
-	for _, lang := range unionKeys(old, new) {
-		d.list(path+"."+lang, old[lang], new[lang])
+	var langs []string
+	for l := range old {
+		langs = append(langs, l)
+	}
+	for l := range new {
+		if _, ok := old[l]; !ok {
+			langs = append(langs, l)
+		}
+	}
+	slices.Sort(langs)
+	for _, l := range langs {
+		p := path
+		if l != "" {
+			p += "." + l
+		}
+		d.list(p, old[l], new[l])
+	}
+}
+
+func (d *differ) rules(path string, old, new []Rule) {
+	newRules := keyed(new, func(r Rule) string { return r.ID })
+	oldRules := keyed(old, func(r Rule) string { return r.ID })
+	for _, o := range old {
+		p := path + "." + o.ID
+		n, ok := newRules[o.ID]
+		if !ok {
+			d.add(ChangeRemoved, p, ruleSummary(o), "")
+			continue
+		}
+		d.number(p+".weight", o.Weight, n.Weight)
+		d.number(p+".max", o.Max, n.Max)
+		d.terms(p+".terms", o.Terms, n.Terms)
+		d.list(p+".regex", o.Regex, n.Regex)
+		d.terms(p+".requires", o.Requires, n.Requires)
+		d.list(p+".requires_rules", o.RequiresRules, n.RequiresRules)
+	}
+	for _, n := range new {
+		if _, ok := oldRules[n.ID]; !ok {
+			d.add(ChangeAdded, path+"."+n.ID, "", ruleSummary(n))
+		}
 	}
 }
 
 func (d *differ) exclusions(path string, old, new []Exclusion) {
-	oe, ne := byName(old, func(x Exclusion) string { return x.ID }), byName(new, func(x Exclusion) string { return x.ID })
-	for _, id := range unionKeys(oe, ne) {
-		xp := path + "." + id
-		o, inOld := oe[id]
-		n, inNew := ne[id]
-		switch {
-		case !inOld:
-			d.add("added", xp, "", fmt.Sprintf("%d terms", len(n.Terms.all())))
-		case !inNew:
-			d.add("removed", xp, fmt.Sprintf("%d terms", len(o.Terms.all())), "")
-		default:
-			d.value(xp+".window", strconv.Itoa(o.Window), strconv.Itoa(n.Window))
-			d.terms(xp+".terms", o.Terms, n.Terms)
-			d.list(xp+".regex", o.Regex, n.Regex)
-			d.terms(xp+".unless", o.Unless, n.Unless)
-			d.terms(xp+".except", o.Except, n.Except)
-			d.list(xp+".rules", o.Rules, n.Rules)
+	newExcls := keyed(new, func(x Exclusion) string { return x.ID })
+	oldExcls := keyed(old, func(x Exclusion) string { return x.ID })
+	for _, o := range old {
+		p := path + "." + o.ID
+		n, ok := newExcls[o.ID]
+		if !ok {
+			d.add(ChangeRemoved, p, exclusionSummary(o), "")
+			continue
+		}
+		d.terms(p+".terms", o.Terms, n.Terms)
+		d.list(p+".regex", o.Regex, n.Regex)
+		d.value(p+".window", strconv.Itoa(o.Window), strconv.Itoa(n.Window))
+		d.value(p+".scope", scope(o), scope(n))
+		d.list(p+".rules", o.Rules, n.Rules)
+		d.terms(p+".unless", o.Unless, n.Unless)
+		d.terms(p+".except", o.Except, n.Except)
+	}
+	for _, n := range new {
+		if _, ok := oldExcls[n.ID]; !ok {
+			d.add(ChangeAdded, path+"."+n.ID, "", exclusionSummary(n))
 		}
 	}
 }
 
-func byName[T any](items []T, key func(T) string) map[string]T {
+func scope(x Exclusion) string {
+	if x.Listing {
+		return "listing"
+	}
+	return "near"
+}
+
+// keyed indexes items by key; the first of two items with one key wins.
+func keyed[T any](items []T, key func(T) string) map[string]T {
 	m := make(map[string]T, len(items))
 	for _, it := range items {
-		m[key(it)] = it
+		if _, dup := m[key(it)]; !dup {
+			m[key(it)] = it
+		}
 	}
 	return m
 }
 
-func unionKeys[V any](a, b map[string]V) []string {
-	keys := make([]string, 0, len(a)+len(b))
-	for k := range a {
-		keys = append(keys, k)
-	}
-	for k := range b {
-		if _, ok := a[k]; !ok {
-			keys = append(keys, k)
+func dedupe(s []string) []string {
+	var out []string
+	for _, x := range s {
+		if !slices.Contains(out, x) {
+			out = append(out, x)
 		}
 	}
-	sort.Strings(keys)
-	return keys
+	return out
 }
 
-func num(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}
 
-// FormatDiff writes changes one per line: "+ path: new", "- path: old" or
-// "~ path: old → new".
+func categorySummary(c Category) string {
+	terms := 0
+	for _, r := range c.Rules {
+		terms += len(r.Terms.all())
+	}
+	return plural(len(c.Rules), "rule", "rules") + ", " + plural(len(c.Exclusions), "exclusion", "exclusions") +
+		", " + plural(terms, "term", "terms")
+}
+
+func ruleSummary(r Rule) string {
+	s := "weight " + formatNumber(r.Weight)
+	if r.Max > 0 {
+		s += ", max " + formatNumber(r.Max)
+	}
+	s += ", " + plural(len(r.Terms.all()), "term", "terms")
+	if len(r.Regex) > 0 {
+		s += ", " + plural(len(r.Regex), "regex", "regexes")
+	}
+	return s
+}
+
+func exclusionSummary(x Exclusion) string {
+	s := plural(len(x.Terms.all()), "term", "terms")
+	if len(x.Regex) > 0 {
+		s += ", " + plural(len(x.Regex), "regex", "regexes")
+	}
+	if x.Listing {
+		return s + ", listing scope"
+	}
+	return s + ", window " + strconv.Itoa(x.Window)
+}
+
+// FormatDiff writes changes one a line, "+" for added, "-" for removed and
+// "~" for changed; "no changes" when there are none:
+//
+//	~ thresholds.flag: 1 → 0.9
+//	- categories.ivory.exclusions.ivory.colour: 4 terms, window 0
+//	+ categories.ivory.rules.ivory.product.terms.en: tusk
+//
+// Write errors are left to w (a bufio.Writer keeps them for its Flush).
 func FormatDiff(w io.Writer, changes []Change) {
 	if len(changes) == 0 {
 		fmt.Fprintln(w, "no changes")
@@ -156,9 +271,9 @@ func FormatDiff(w io.Writer, changes []Change) {
 	}
 	for _, c := range changes {
 		switch c.Kind {
-		case "added":
+		case ChangeAdded:
 			fmt.Fprintf(w, "+ %s: %s\n", c.Path, c.New)
-		case "removed":
+		case ChangeRemoved:
 			fmt.Fprintf(w, "- %s: %s\n", c.Path, c.Old)
 		default:
 			fmt.Fprintf(w, "~ %s: %s → %s\n", c.Path, c.Old, c.New)

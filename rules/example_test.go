@@ -121,3 +121,48 @@ func ExampleMatchLines() {
 	// {"id":"a1","flagged":true,"score":1.1,"category":"ivory","matches":[{"rule":"ivory.word","field":"title","start":0,"end":6,"text":"象牙"},{"rule":"ivory.object","field":"title","start":7,"end":14,"text":"carving"}]}
 	// {"id":"a2","flagged":false,"score":0,"category":"","matches":[]}
 }
+
+func ExampleDiff() {
+	old, err := rules.Parse("v1.yaml", []byte(examplePack))
+	if err != nil {
+		log.Fatal(err)
+	}
+	changed := strings.Replace(examplePack, "version: 2", "version: 3", 1)
+	changed = strings.Replace(changed, "zh: [象牙]}", "zh: [象牙], de: [elfenbein]}", 1)
+	changed = strings.Replace(changed, "weight: 0.5", "weight: 0.4", 1)
+	new, err := rules.Parse("v2.yaml", []byte(changed))
+	if err != nil {
+		log.Fatal(err)
+	}
+	rules.FormatDiff(os.Stdout, rules.Diff(old, new))
+	// Output:
+	// + categories.ivory.rules.ivory.word.terms.de: elfenbein
+	// ~ categories.ivory.rules.ivory.object.weight: 0.5 → 0.4
+}
+
+func ExampleBacktest() {
+	compile := func(src string) *rules.Matcher {
+		rs, err := rules.Parse("example.yaml", []byte(src))
+		if err != nil {
+			log.Fatal(err)
+		}
+		m, err := rules.Compile(rs)
+		if err != nil {
+			log.Fatal(err)
+		}
+		return m
+	}
+	current := compile(examplePack)
+	candidate := compile(strings.Replace(examplePack, "fr: [ivoire]", "fr: [ivoire, défense]", 1))
+	rep := rules.Backtest(current, candidate, []wildwatch.Listing{
+		{URL: "https://m.example/1", Title: "Défense d'ivoire sculptée"},
+		{URL: "https://m.example/2", Title: "Ivory white lamp"},
+	})
+	fmt.Println(rep.Old, "→", rep.New, rep.Listings, "listings")
+	for _, x := range rep.Added {
+		fmt.Printf("now flagged: %s %s %.1f → %.1f\n", x.URL, x.Category, x.OldScore, x.NewScore)
+	}
+	// Output:
+	// example@2 → example@2 2 listings
+	// now flagged: https://m.example/1 ivory 0.6 → 1.2
+}

@@ -1,6 +1,9 @@
 package rules
 
-import "unicode"
+import (
+	"unicode"
+	"unicode/utf8"
+)
 
 // homoglyphs maps Cyrillic, Greek and a few other letters that look Latin
 // to the Latin letter they pass for. Lower case only: text is lowered first.
@@ -107,4 +110,42 @@ func joinSeparator(r rune) bool {
 		return true
 	}
 	return false
+}
+
+// isLetter reports a letter of a script that separates words with spaces.
+func isLetter(r rune) bool {
+	if r < utf8.RuneSelf {
+		return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z'
+	}
+	return unicode.IsLetter(r) && !substringScript(r)
+}
+
+// isWord reports a rune that continues a word: a letter of a spaced script
+// or a digit.
+func isWord(r rune) bool {
+	return classOf(r)&(cLetter|cDigit) != 0
+}
+
+func isLeet(r rune) bool {
+	switch r {
+	case '0', '1', '3', '4', '5', '7', '@', '$':
+		return true
+	}
+	return false
+}
+
+// separator reports runes that only separate words: spaces, punctuation,
+// math and modifier symbols, currency signs and controls.
+func separator(r rune) bool {
+	if r < utf8.RuneSelf {
+		return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9')
+	}
+	return unicode.IsSpace(r) || unicode.IsPunct(r) || unicode.IsControl(r) ||
+		unicode.In(r, unicode.Sm, unicode.Sk, unicode.Sc)
+}
+
+// emoji reports pictographs and other symbols that sellers put inside or
+// between letters.
+func emoji(r rune) bool {
+	return r > 0x2000 && unicode.Is(unicode.So, r)
 }

@@ -1,14 +1,14 @@
 package rules
 
 import (
+	"bytes"
 	"fmt"
-	"math"
 	"regexp"
 	"regexp/syntax"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/wildwatch/wildwatch"
@@ -28,11 +28,13 @@ type Matcher struct {
 	cats      []string
 	rules     []compiledRule
 	excls     []compiledExclusion
-	groups    int // context groups: rule requirements and exclusion "unless" lists
-	ac        *automaton
-	pats      []string  // automaton patterns
-	owners    [][]owner // per pattern, who asked for it
+	groups    int        // context groups: rule requirements and exclusion "unless" lists
+	ac        *automaton // patterns that may match anywhere
+	words     *automaton // patterns that match only at word starts (anchored)
+	pats      []string   // automaton patterns
+	owners    [][]owner  // per pattern, who asked for it
 	regexes   []regexOwner
+	scratch   sync.Pool // of *scratch
 }
 
 var _ wildwatch.Matcher = (*Matcher)(nil)
@@ -59,7 +61,7 @@ type owner struct {
 
 type regexOwner struct {
 	re   *regexp.Regexp
-	need string // a literal every match contains; the regexp runs only where it occurs
+	need []byte // a literal every match contains; the regexp runs only where it occurs
 	kind ownerKind
 	idx  int
 }
@@ -119,7 +121,7 @@ func Compile(rs *RuleSet) (*Matcher, error) {
 	}
 	addRegex := func(res []string, kind ownerKind, idx int) {
 		for _, s := range res {
-			m.regexes = append(m.regexes, regexOwner{re: regexp.MustCompile(s), need: requiredLiteral(s), kind: kind, idx: idx})
+			m.regexes = append(m.regexes, regexOwner{re: regexp.MustCompile(s), need: []byte(requiredLiteral(s)), kind: kind, idx: idx})
 		}
 	}
 	group := func(t Terms) int {
@@ -157,7 +159,25 @@ func Compile(rs *RuleSet) (*Matcher, error) {
 	}
 	add(rs.Negation.Before, kindNegBefore, 0)
 	add(rs.Negation.After, kindNegAfter, 0)
-	m.ac = newAutomaton(m.pats)
+	// A pattern all of whose owners match whole words from their start is
+	// looked for at word starts only. A pattern is free when one of its
+	// owners may end inside a word.
+	anywhere, atWord := make([]string, len(m.pats)), make([]string, len(m.pats))
+	free := make([]bool, len(m.pats))
+	for p, os := range m.owners {
+		anchored := true
+		for _, o := range os {
+			anchored = anchored && o.word && !o.prefix
+			free[p] = free[p] || !o.word || o.suffix
+		}
+		if anchored {
+			atWord[p] = m.pats[p]
+		} else {
+			anywhere[p] = m.pats[p]
+		}
+	}
+	m.ac, m.words = newAutomaton(anywhere, free, false), newAutomaton(atWord, free, true)
+	m.scratch.New = func() any { return newScratch(m) }
 	return m, nil
 }
 
@@ -192,35 +212,58 @@ type hit struct {
 
 // Match runs the rule set over a listing's text fields.
 func (m *Matcher) Match(l wildwatch.Listing) wildwatch.Verdict {
+	sc := m.scratch.Get().(*scratch)
+	defer m.scratch.Put(sc)
 	fields := l.TextFields()
-	norms := make([]*Normalized, len(fields))
-	var hits []hit
+	norms := sc.fields(len(fields))
+	hits := sc.hits[:0]
 	for fi, f := range fields {
 		if f.Value == "" {
 			continue
 		}
-		n := Normalize(f.Value)
+		n := &sc.norms[fi]
+		sc.nz.normalize(f.Value, n)
 		norms[fi] = n
-		m.ac.scan(n.Text, func(p, end int) {
-			start := end - len(m.pats[p])
-			for _, o := range m.owners[p] {
-				if s, e, ok := bounds(n, start, end, o); ok {
-					hits = append(hits, hit{kind: o.kind, idx: o.idx, field: fi, start: s, end: e, key: m.pats[p]})
-				}
-			}
-		})
-		for _, ro := range m.regexes {
-			if ro.need != "" && !strings.Contains(n.Text, ro.need) {
-				continue
-			}
-			for _, loc := range ro.re.FindAllStringIndex(n.Text, -1) {
-				if loc[0] < loc[1] {
-					hits = append(hits, hit{kind: ro.kind, idx: ro.idx, field: fi, start: loc[0], end: loc[1], key: n.Text[loc[0]:loc[1]]})
-				}
+		hits = m.find(sc, n, fi, hits)
+	}
+	sc.hits = hits
+	v := m.decide(sc, hits, norms, fields)
+	sc.release()
+	return v
+}
+
+// find appends the hits of the automaton patterns and regular expressions
+// in field fi, normalised as n.
+func (m *Matcher) find(sc *scratch, n *Normalized, fi int, hits []hit) []hit {
+	found := m.ac.scan(n, sc.found[:0])
+	root := m.words.dense[:256]
+	for _, st := range n.starts {
+		if root[n.text[st]] != 0 {
+			found = m.words.walk(n, int(st), found)
+		}
+	}
+	if len(found) > 1 {
+		slices.SortFunc(found, compareMatches)
+	}
+	sc.found = found
+	for _, fd := range found {
+		for _, o := range m.owners[fd.pat] {
+			if s, e, ok := bounds(n, int(fd.start), int(fd.end), o); ok {
+				hits = append(hits, hit{kind: o.kind, idx: o.idx, field: fi, start: s, end: e, key: m.pats[fd.pat]})
 			}
 		}
 	}
-	return m.decide(hits, norms, fields)
+	for _, ro := range m.regexes {
+		if len(ro.need) > 0 && !bytes.Contains(n.text, ro.need) {
+			continue
+		}
+		for _, loc := range ro.re.FindAllIndex(n.text, -1) {
+			if loc[0] < loc[1] {
+				hits = append(hits, hit{kind: ro.kind, idx: ro.idx, field: fi, start: loc[0], end: loc[1], key: string(n.text[loc[0]:loc[1]])})
+			}
+		}
+	}
+	return hits
 }
 
 // requiredLiteral returns the longest literal that every match of the
@@ -264,11 +307,11 @@ func bounds(n *Normalized, s, e int, o owner) (int, int, bool) {
 	if o.suffix || boundaryAfter(n, e) {
 		return s, e, true
 	}
-	if last, _ := utf8.DecodeLastRuneInString(n.Text[s:e]); !isLetter(last) {
+	if last, _ := utf8.DecodeLastRune(n.text[s:e]); !isLetter(last) {
 		return 0, 0, false
 	}
 	for _, plural := range []string{"s", "es"} {
-		if strings.HasPrefix(n.Text[e:], plural) && boundaryAfter(n, e+len(plural)) {
+		if bytes.HasPrefix(n.text[e:], []byte(plural)) && boundaryAfter(n, e+len(plural)) {
 			return s, e + len(plural), true
 		}
 	}
@@ -279,248 +322,16 @@ func boundaryBefore(n *Normalized, i int) bool {
 	if i == 0 || n.soft(i) {
 		return true
 	}
-	r, _ := utf8.DecodeLastRuneInString(n.Text[:i])
+	r, _ := utf8.DecodeLastRune(n.text[:i])
 	return !isWord(r)
 }
 
 func boundaryAfter(n *Normalized, i int) bool {
-	if i >= len(n.Text) || n.soft(i) {
+	if i >= len(n.text) || n.soft(i) {
 		return true
 	}
-	r, _ := utf8.DecodeRuneInString(n.Text[i:])
+	r, _ := utf8.DecodeRune(n.text[i:])
 	return !isWord(r)
-}
-
-// decide applies exclusions, requirements and weights to the hits.
-func (m *Matcher) decide(hits []hit, norms []*Normalized, fields []wildwatch.TextField) wildwatch.Verdict {
-	present := make([]bool, m.groups)
-	var rules, excls, negs, excepts []hit
-	for _, h := range hits {
-		switch h.kind {
-		case kindRule:
-			rules = appendLongest(rules, h)
-		case kindExclusion:
-			excls = append(excls, h)
-		case kindContext:
-			present[h.idx] = true
-		case kindExcept:
-			excepts = append(excepts, h)
-		default:
-			negs = append(negs, h)
-		}
-	}
-	// Exclusions that stand: not negated, not voided by "unless".
-	live := excls[:0]
-	for _, x := range excls {
-		if u := m.excls[x.idx].unless; u >= 0 && present[u] {
-			continue
-		}
-		if m.negated(x, negs, norms) || excepted(x, excepts) {
-			continue
-		}
-		live = append(live, x)
-	}
-	// Rule hits that survive the exclusions.
-	var survivors []hit
-	used := map[hit]bool{}
-	for _, h := range rules {
-		cancelled := false
-		for _, x := range live {
-			if m.cancels(x, h, norms) {
-				cancelled = true
-				if len(m.rules[h.idx].deps) == 0 {
-					used[x] = true // worth explaining: it cancelled a product term
-				}
-			}
-		}
-		if !cancelled {
-			survivors = append(survivors, h)
-		}
-	}
-	matched := make([]bool, len(m.rules))
-	for _, h := range survivors {
-		matched[h.idx] = true
-	}
-	counted := make([]bool, len(m.rules))
-	for pass := 0; pass < 2; pass++ { // rules without, then with requires_rules
-		for ri, r := range m.rules {
-			if (len(r.deps) > 0) != (pass == 1) || !matched[ri] || (r.group >= 0 && !present[r.group]) {
-				continue
-			}
-			ok := len(r.deps) == 0
-			for _, d := range r.deps {
-				ok = ok || counted[d]
-			}
-			counted[ri] = ok
-		}
-	}
-	v := wildwatch.Verdict{RuleSet: m.version, Matches: []wildwatch.Match{}}
-	scores := make([]float64, len(m.cats))
-	ruleScore := make([]float64, len(m.rules))
-	seen := map[string]bool{}
-	obfuscated := make([]*hit, len(m.cats))
-	for i, h := range survivors {
-		if !counted[h.idx] {
-			continue
-		}
-		r := m.rules[h.idx]
-		if k := r.id + "\x00" + h.key; !seen[k] {
-			seen[k] = true
-			ruleScore[h.idx] += r.weight
-		}
-		if obfuscated[r.cat] == nil && len(r.deps) == 0 && norms[h.field].obfuscated(h.start, h.end) {
-			obfuscated[r.cat] = &survivors[i]
-		}
-		v.Matches = append(v.Matches, m.match(h, r.id, m.cats[r.cat], r.weight, norms, fields))
-	}
-	for ri, r := range m.rules {
-		s := ruleScore[ri]
-		if r.max > 0 && s > r.max {
-			s = r.max
-		}
-		scores[r.cat] += s
-	}
-	for ci, h := range obfuscated {
-		if h != nil && m.obfWeight > 0 {
-			scores[ci] += m.obfWeight
-			v.Matches = append(v.Matches, m.match(*h, ObfuscationRule, m.cats[ci], m.obfWeight, norms, fields))
-		}
-	}
-	best := -1
-	for ci, s := range scores {
-		if s > 0 && (best < 0 || s > scores[best]) {
-			best = ci
-		}
-	}
-	if best >= 0 {
-		v.Category = m.cats[best]
-		v.Score = math.Round(scores[best]*1e6) / 1e6
-		v.Flagged = v.Score >= m.flag
-		v.Review = !v.Flagged && m.review > 0 && v.Score >= m.review
-	}
-	for x := range used {
-		v.Exclusions = append(v.Exclusions, m.match(x, m.excls[x.idx].id, categoryOf(m.cats, m.excls[x.idx].cat), 0, norms, fields))
-	}
-	sortMatches(v.Matches)
-	sortMatches(v.Exclusions)
-	return v
-}
-
-// appendLongest adds rule hit h unless a longer hit of the same rule
-// overlaps it, and drops the shorter hits of the same rule it overlaps: a
-// term inside a longer term of the same rule ("sừng tê" in "sừng tê
-// giác"), or a term and a regex over the same words, count once.
-func appendLongest(hs []hit, h hit) []hit {
-	overlaps := func(o hit) bool {
-		return o.idx == h.idx && o.field == h.field && o.start < h.end && h.start < o.end
-	}
-	for _, o := range hs {
-		if overlaps(o) && o.end-o.start >= h.end-h.start {
-			return hs
-		}
-	}
-	out := hs[:0]
-	for _, o := range hs {
-		if !overlaps(o) {
-			out = append(out, o)
-		}
-	}
-	return append(out, h)
-}
-
-func categoryOf(cats []string, i int) string {
-	if i < 0 {
-		return ""
-	}
-	return cats[i]
-}
-
-func (m *Matcher) match(h hit, rule, cat string, weight float64, norms []*Normalized, fields []wildwatch.TextField) wildwatch.Match {
-	s, e := norms[h.field].Source(h.start, h.end)
-	return wildwatch.Match{
-		Rule: rule, Category: cat, Field: fields[h.field].Name,
-		Start: s, End: e, Text: fields[h.field].Value[s:e], Weight: weight,
-	}
-}
-
-var fieldOrder = map[string]int{
-	wildwatch.FieldTitle: 0, wildwatch.FieldDescription: 1,
-	wildwatch.FieldSeller: 2, wildwatch.FieldLocation: 3,
-}
-
-func sortMatches(ms []wildwatch.Match) {
-	sort.SliceStable(ms, func(i, j int) bool {
-		a, b := ms[i], ms[j]
-		if a.Field != b.Field {
-			return fieldOrder[a.Field] < fieldOrder[b.Field]
-		}
-		if a.Start != b.Start {
-			return a.Start < b.Start
-		}
-		if a.End != b.End {
-			return a.End < b.End
-		}
-		return a.Rule < b.Rule
-	})
-}
-
-// negated reports a negation word next to exclusion hit x.
-func (m *Matcher) negated(x hit, negs []hit, norms []*Normalized) bool {
-	text := norms[x.field].Text
-	for _, n := range negs {
-		if n.field != x.field {
-			continue
-		}
-		if n.kind == kindNegBefore && n.end <= x.start && utf8.RuneCountInString(text[n.end:x.start]) <= m.negWindow {
-			return true
-		}
-		if n.kind == kindNegAfter && n.start >= x.end && utf8.RuneCountInString(text[x.end:n.start]) <= m.negWindow {
-			return true
-		}
-	}
-	return false
-}
-
-// excepted reports an exclusion hit lying inside one of its Except phrases.
-func excepted(x hit, excepts []hit) bool {
-	for _, e := range excepts {
-		if e.idx == x.idx && e.field == x.field && e.start <= x.start && x.end <= e.end {
-			return true
-		}
-	}
-	return false
-}
-
-// cancels reports whether exclusion hit x cancels rule hit h. An exclusion
-// lying strictly inside a longer match does not cancel it: the rule named
-// the longer phrase on purpose ("白塑料" holds "塑料").
-func (m *Matcher) cancels(x, h hit, norms []*Normalized) bool {
-	ex := m.excls[x.idx]
-	r := m.rules[h.idx]
-	if ex.cat >= 0 && ex.cat != r.cat {
-		return false
-	}
-	if ex.rules != nil && !ex.rules[h.idx] {
-		return false
-	}
-	if x.field == h.field && x.start >= h.start && x.end <= h.end && x.end-x.start < h.end-h.start {
-		return false
-	}
-	if ex.listing {
-		return true
-	}
-	if x.field != h.field {
-		return false
-	}
-	text := norms[h.field].Text
-	switch {
-	case x.start < h.end && h.start < x.end:
-		return true
-	case x.end <= h.start:
-		return utf8.RuneCountInString(text[x.end:h.start]) <= ex.window
-	default:
-		return utf8.RuneCountInString(text[h.end:x.start]) <= ex.window
-	}
 }
 
 // String describes the matcher for logs.

@@ -1,10 +1,9 @@
 package rules
 
 import (
-	"unicode"
+	"slices"
+	"sync"
 	"unicode/utf8"
-
-	"golang.org/x/text/unicode/norm"
 )
 
 // Normalized is one field's text as the matcher reads it, with a map from
@@ -25,6 +24,12 @@ import (
 type Normalized struct {
 	// Text is the normalised text.
 	Text string
+	// text is Text as bytes, which the matcher reads; in a matcher's
+	// scratch space it is reused and Text is left empty.
+	text []byte
+	// starts are the offsets in Text where a word may start: where
+	// boundaryBefore holds.
+	starts []int32
 	// spans[i] is the original byte range that produced Text[i].
 	spans []span
 	// flags[i] holds flagSoft and flagObfuscated for the rune at Text[i].
@@ -49,19 +54,47 @@ const (
 )
 
 // unit is one normalised rune and where it came from.
+
+// unit is one normalised rune, where it came from and its class bits.
 type unit struct {
 	r     rune
 	start int32
 	end   int32
 	flags uint8
+	class uint16
 }
+
+// normalizer holds the buffers of one normalisation; they are reused
+// through a pool, so that matching allocates little.
+type normalizer struct {
+	us, us2   []unit
+	nfkc, nfd []byte
+	// clusters caches what characters with combining marks fold to: Thai
+	// and decomposed Vietnamese repeat a few of them.
+	clusters map[string][]folded
+	// wide counts 3 bytes for every unit folded outside the ASCII fast
+	// path, so that len(us)+wide bounds the length of the text.
+	wide int
+}
+
+var normalizers = sync.Pool{New: func() any { return new(normalizer) }}
 
 // Normalize normalises s for matching; see Normalized.
 func Normalize(s string) *Normalized {
-	us := foldRunes(s)
-	us = joinSpelled(us)
-	readLeet(us)
-	return collapse(us)
+	n := &Normalized{}
+	nz := normalizers.Get().(*normalizer)
+	nz.normalize(s, n)
+	normalizers.Put(nz)
+	n.Text = string(n.text)
+	return n
+}
+
+// normalize normalises s into n, reusing the capacity of n's map.
+func (nz *normalizer) normalize(s string, n *Normalized) {
+	nz.foldRunes(s)
+	nz.joinSpelled()
+	readLeet(nz.us)
+	nz.collapse(n)
 }
 
 // Source returns the original byte range [start, end) of the normalised
@@ -83,162 +116,75 @@ func (n *Normalized) soft(i int) bool {
 // invisible character, or a separator removed inside it.
 func (n *Normalized) obfuscated(start, end int) bool {
 	for i := start; i < end && i < len(n.flags); i++ {
-		if n.flags[i]&flagObfuscated != 0 || i > start && utf8.RuneStart(n.Text[i]) && n.flags[i]&flagJoined != 0 {
+		if n.flags[i]&flagObfuscated != 0 || i > start && utf8.RuneStart(n.text[i]) && n.flags[i]&flagJoined != 0 {
 			return true
 		}
 	}
 	return false
 }
 
-// foldRunes applies the per-character steps: invisible characters,
-// NFKC, accents, case, homoglyphs, Traditional Chinese, katakana.
-func foldRunes(s string) []unit {
-	us := make([]unit, 0, len(s))
-	hidden := false // an invisible character was dropped just before
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		j := i + size
-		for j < len(s) {
-			m, msize := utf8.DecodeRuneInString(s[j:])
-			if !unicode.In(m, unicode.Mn, unicode.Me, unicode.Mc) && m != 0xFF9E && m != 0xFF9F {
-				break
-			}
-			j += msize
-		}
-		start, end := int32(i), int32(j)
-		i = j
-		if invisible(r) {
-			hidden = true
-			continue
-		}
-		var flags uint8
-		if hidden && len(us) > 0 && isLetter(us[len(us)-1].r) && unicode.IsLetter(r) {
-			flags = flagObfuscated
-		}
-		hidden = false
-		if r < utf8.RuneSelf && end-start == 1 {
-			us = append(us, unit{r: unicode.ToLower(r), start: start, end: end, flags: flags})
-			continue
-		}
-		cluster := norm.NFKC.String(s[start:end])
-		base, _ := utf8.DecodeRuneInString(cluster)
-		strip := !keepsMarks(base)
-		if strip {
-			cluster = norm.NFD.String(cluster)
-		}
-		for _, c := range cluster {
-			if strip && unicode.Is(unicode.Mn, c) {
-				continue
-			}
-			if invisible(c) {
-				continue
-			}
-			us = appendFolded(us, c, unit{start: start, end: end, flags: flags})
-		}
-	}
-	return us
-}
-
-// appendFolded lowers c, folds it and appends the result with u's span.
-func appendFolded(us []unit, c rune, u unit) []unit {
-	c = unicode.ToLower(c)
-	if c == 'ς' {
-		c = 'σ'
-	}
-	if l, ok := latinLetters[c]; ok {
-		for _, x := range l {
-			u.r = x
-			us = append(us, u)
-		}
-		return us
-	}
-	if h, ok := homoglyphs[c]; ok {
-		c = h
-		u.flags |= flagObfuscated
-	} else if t, ok := traditional[c]; ok {
-		c = t
-	} else if c >= 0x30A1 && c <= 0x30F6 {
-		c -= 0x60 // katakana to hiragana
-	}
-	u.r = c
-	return append(us, u)
-}
-
-// isLetter reports a letter of a script that separates words with spaces.
-func isLetter(r rune) bool {
-	if r < utf8.RuneSelf {
-		return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z'
-	}
-	return unicode.IsLetter(r) && !substringScript(r)
-}
-
-// isWord reports a rune that continues a word: a letter of a spaced script
-// or a digit.
-func isWord(r rune) bool {
-	return isLetter(r) || unicode.IsDigit(r)
-}
-
-// letterLike reports a letter or a character that may stand for one.
-func letterLike(r rune) bool {
-	return isLetter(r) || isLeet(r)
-}
-
-func isLeet(r rune) bool {
-	switch r {
-	case '0', '1', '3', '4', '5', '7', '@', '$':
-		return true
-	}
-	return false
-}
+// Class tests on units.
+const (
+	cLetterLike = cLetter | cLeet          // a letter or a character that may stand for one
+	cToken      = cLetter | cDigit | cLeet // letters, digits, '@' and '$'
+	cNotSingle  = cLetter | cLeet | cDigit // a neighbour that makes a letter part of a longer word
+)
 
 // joinSpelled joins words spelled out in single letters separated by one
 // repeated separator: at least two letters with dots, dashes and the like,
 // at least three with spaces, so ordinary one-letter words ("il y a 3
-// ans") stay.
-func joinSpelled(us []unit) []unit {
+// ans") stay. Text with nothing to join is left where it is.
+func (nz *normalizer) joinSpelled() {
+	us := nz.us
 	single := func(i int) bool {
-		if !letterLike(us[i].r) {
-			return false
-		}
-		before := i == 0 || !letterLike(us[i-1].r) && !unicode.IsDigit(us[i-1].r)
-		after := i+1 == len(us) || !letterLike(us[i+1].r) && !unicode.IsDigit(us[i+1].r)
-		return before && after
+		return us[i].class&cLetterLike != 0 &&
+			(i == 0 || us[i-1].class&cNotSingle == 0) &&
+			(i+1 == len(us) || us[i+1].class&cNotSingle == 0)
 	}
-	out := make([]unit, 0, len(us))
-	for i := 0; i < len(us); {
-		if single(i) && i+2 < len(us) && (joinSeparator(us[i+1].r) || emoji(us[i+1].r)) && single(i+2) {
-			sep := us[i+1].r
-			last, count, letters := i, 1, 0
-			if isLetter(us[i].r) {
+	var out []unit
+	copied := 0 // us[:copied] is in out, once out is in use
+	for i := 0; i+2 < len(us); i++ {
+		if us[i].class&cLetterLike == 0 || us[i+1].class&(cJoinSep|cEmoji) == 0 || !single(i) || !single(i+2) {
+			continue
+		}
+		sep := us[i+1].r
+		last, count, letters := i, 1, 0
+		if us[i].class&cLetter != 0 {
+			letters++
+		}
+		for last+2 < len(us) && us[last+1].r == sep && single(last+2) {
+			last += 2
+			count++
+			if us[last].class&cLetter != 0 {
 				letters++
 			}
-			for last+2 < len(us) && us[last+1].r == sep && single(last+2) {
-				last += 2
-				count++
-				if isLetter(us[last].r) {
-					letters++
-				}
-			}
-			minCount, minLetters := 2, 2
-			if sep == ' ' {
-				minCount, minLetters = 3, 3
-			}
-			if count >= minCount && letters >= minLetters {
-				for k := i; k <= last; k += 2 {
-					u := us[k]
-					if k > i {
-						u.flags |= flagSoft | flagJoined
-					}
-					out = append(out, u)
-				}
-				i = last + 1
-				continue
-			}
 		}
-		out = append(out, us[i])
-		i++
+		minCount, minLetters := 2, 2
+		if sep == ' ' {
+			minCount, minLetters = 3, 3
+		}
+		if count < minCount || letters < minLetters {
+			continue
+		}
+		if out == nil {
+			out = nz.us2[:0]
+		}
+		out = append(out, us[copied:i]...)
+		for k := i; k <= last; k += 2 {
+			u := us[k]
+			if k > i {
+				u.flags |= flagSoft | flagJoined
+			}
+			out = append(out, u)
+		}
+		copied = last + 1
+		i = last
 	}
-	return out
+	if out == nil {
+		return
+	}
+	out = append(out, us[copied:]...)
+	nz.us, nz.us2 = out, us
 }
 
 // readLeet reads digits and symbols inside words as the letters they stand
@@ -246,38 +192,37 @@ func joinSpelled(us []unit) []unit {
 // holds a letter and every digit in it has a letter reading, and it is not
 // a quantity ("12mm", "5kg", "100ml") or a model number ("iphone13").
 func readLeet(us []unit) {
-	for i := 0; i < len(us); {
-		if !tokenRune(us[i].r) {
-			i++
+	for i := 0; i < len(us); i++ {
+		if us[i].class&cLeet == 0 {
 			continue
 		}
-		j := i
-		for j < len(us) && tokenRune(us[j].r) {
-			j++
+		// A leet character: read the token around it.
+		start, end := i, i+1
+		for start > 0 && us[start-1].class&cToken != 0 {
+			start--
 		}
-		if leetToken(us[i:j]) {
-			for k := i; k < j; k++ {
+		for end < len(us) && us[end].class&cToken != 0 {
+			end++
+		}
+		if leetToken(us[start:end]) {
+			for k := start; k < end; k++ {
 				if l, ok := leet[us[k].r]; ok {
-					us[k].r = l
+					us[k].r, us[k].class = l, asciiTab[l].class
 					us[k].flags |= flagObfuscated
 				}
 			}
 		}
-		i = j
+		i = end
 	}
-}
-
-func tokenRune(r rune) bool {
-	return isLetter(r) || unicode.IsDigit(r) || r == '@' || r == '$'
 }
 
 func leetToken(tok []unit) bool {
 	letters, leets, lead, trail := 0, 0, 0, 0
 	for _, u := range tok {
 		switch {
-		case isLetter(u.r):
+		case u.class&cLetter != 0:
 			letters++
-		case isLeet(u.r):
+		case u.class&cLeet != 0:
 			leets++
 		default:
 			return false // a digit with no letter reading
@@ -289,10 +234,10 @@ func leetToken(tok []unit) bool {
 	if xs := countRune(tok, 'x'); xs == letters {
 		return false // dimensions: "4x4", "10x10"
 	}
-	for lead < len(tok) && unicode.IsDigit(tok[lead].r) {
+	for lead < len(tok) && tok[lead].class&cDigit != 0 {
 		lead++
 	}
-	for trail < len(tok) && unicode.IsDigit(tok[len(tok)-1-trail].r) {
+	for trail < len(tok) && tok[len(tok)-1-trail].class&cDigit != 0 {
 		trail++
 	}
 	if lead > 0 && lead+letters == len(tok) && letters <= 3 {
@@ -304,62 +249,78 @@ func leetToken(tok []unit) bool {
 	return true
 }
 
-// separator reports runes that only separate words: spaces, punctuation,
-// math and modifier symbols, currency signs and controls.
-func separator(r rune) bool {
-	if r < utf8.RuneSelf {
-		return !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9')
-	}
-	return unicode.IsSpace(r) || unicode.IsPunct(r) || unicode.IsControl(r) ||
-		unicode.In(r, unicode.Sm, unicode.Sk, unicode.Sc)
-}
-
 // collapse turns runs of separators into one space (or none between two
-// characters of unspaced scripts) and builds the Normalized text.
-func collapse(us []unit) *Normalized {
-	n := &Normalized{
-		spans: make([]span, 0, len(us)+len(us)/2),
-		flags: make([]uint8, 0, len(us)+len(us)/2),
-	}
-	buf := make([]byte, 0, len(us)+len(us)/2)
-	emit := func(u unit) {
-		var tmp [utf8.UTFMax]byte
-		k := utf8.EncodeRune(tmp[:], u.r)
-		for b := 0; b < k; b++ {
-			n.spans = append(n.spans, span{u.start, u.end})
-			n.flags = append(n.flags, u.flags)
-		}
-		buf = append(buf, tmp[:k]...)
-	}
+// characters of unspaced scripts) and writes the text and its map into n.
+func (nz *normalizer) collapse(n *Normalized) {
+	us := nz.us
+	bound := len(us) + nz.wide
+	buf := slices.Grow(n.text[:0], bound)[:bound]
+	spans := slices.Grow(n.spans[:0], bound)[:bound]
+	flags := slices.Grow(n.flags[:0], bound)[:bound]
+	starts := n.starts[:0]
+	k := 0
+	word := false // the last rune written continues a word
 	for i := 0; i < len(us); {
-		if emoji(us[i].r) && i > 0 && i+1 < len(us) && isLetter(us[i-1].r) && isLetter(us[i+1].r) {
+		// A run of ASCII word characters, written as they are.
+		for ; i < len(us); i++ {
+			u := &us[i]
+			if u.class&cSep != 0 || u.r >= utf8.RuneSelf {
+				break
+			}
+			if !word || u.flags&flagSoft != 0 {
+				starts = append(starts, int32(k))
+			}
+			word = u.class&(cLetter|cDigit) != 0
+			buf[k], spans[k], flags[k] = byte(u.r), span{u.start, u.end}, u.flags
+			k++
+		}
+		if i == len(us) {
+			break
+		}
+		u := us[i]
+		switch {
+		case u.class&cEmoji != 0 && i > 0 && i+1 < len(us) && us[i-1].class&cLetter != 0 && us[i+1].class&cLetter != 0:
 			us[i+1].flags |= flagJoined // a symbol inside a word: "i🐘vory"
 			i++
 			continue
-		}
-		if !separator(us[i].r) {
-			emit(us[i])
+		case u.class&cSep == 0:
 			i++
+		default:
+			j := i + 1
+			for j < len(us) && us[j].class&cSep != 0 {
+				j++
+			}
+			switch {
+			case i == 0 || j == len(us):
+				i = j
+				continue // leading or trailing
+			case j == i+1 && us[i-1].class&cUnspaced != 0 && us[j].class&cUnspaced != 0:
+				if u.class&cJoinSep != 0 {
+					us[j].flags |= flagJoined
+				}
+				i = j
+				continue
+			}
+			u = unit{r: ' ', start: u.start, end: us[j-1].end}
+			i = j
+		}
+		// Write u.
+		if !word || u.flags&flagSoft != 0 {
+			starts = append(starts, int32(k))
+		}
+		word = u.class&(cLetter|cDigit) != 0
+		if u.r < utf8.RuneSelf {
+			buf[k], spans[k], flags[k] = byte(u.r), span{u.start, u.end}, u.flags
+			k++
 			continue
 		}
-		j := i
-		for j < len(us) && separator(us[j].r) {
-			j++
+		w := utf8.EncodeRune(buf[k:], u.r)
+		for end := k + w; k < end; k++ {
+			spans[k], flags[k] = span{u.start, u.end}, u.flags
 		}
-		switch {
-		case i == 0 || j == len(us):
-			// leading or trailing
-		case j == i+1 && substringScript(us[i-1].r) && substringScript(us[j].r):
-			if joinSeparator(us[i].r) {
-				us[j].flags |= flagJoined
-			}
-		default:
-			emit(unit{r: ' ', start: us[i].start, end: us[j-1].end})
-		}
-		i = j
 	}
-	n.Text = string(buf)
-	return n
+	n.Text = ""
+	n.text, n.spans, n.flags, n.starts = buf[:k], spans[:k], flags[:k], starts
 }
 
 func countRune(us []unit, r rune) int {
@@ -370,10 +331,4 @@ func countRune(us []unit, r rune) int {
 		}
 	}
 	return n
-}
-
-// emoji reports pictographs and other symbols that sellers put inside or
-// between letters.
-func emoji(r rune) bool {
-	return r > 0x2000 && unicode.Is(unicode.So, r)
 }
