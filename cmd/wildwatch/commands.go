@@ -134,6 +134,19 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// oneArg parses args with fs and returns the one positional argument the
+// command takes; what names it in the usage error.
+func oneArg(fs *flag.FlagSet, args []string, what string) (string, error) {
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return "", err
+	}
+	if len(pos) != 1 {
+		return "", usageError{"want one " + what}
+	}
+	return pos[0], nil
+}
+
 // newFlagSet makes a flag set that reports errors instead of exiting.
 func newFlagSet(e *cmdEnv, name, synopsis string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)

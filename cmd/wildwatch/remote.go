@@ -95,14 +95,11 @@ func runFlags(ctx context.Context, e *cmdEnv, args []string) error {
 		"show": func(ctx context.Context, e *cmdEnv, args []string) error {
 			fs := newFlagSet(e, "flags show", "flags show FLAG_ID")
 			c := remoteFlags(fs, e)
-			pos, err := parseFlags(fs, args)
+			arg, err := oneArg(fs, args, "flag ID")
 			if err != nil {
 				return err
 			}
-			if len(pos) != 1 {
-				return usageError{"want one flag ID"}
-			}
-			f, err := c.Flag(ctx, pos[0])
+			f, err := c.Flag(ctx, arg)
 			if err != nil {
 				return err
 			}
@@ -136,12 +133,9 @@ func runCapture(ctx context.Context, e *cmdEnv, args []string) error {
 			fs := newFlagSet(e, "capture "+object, "capture "+object+" CAPTURE_ID [-o FILE]")
 			c := remoteFlags(fs, e)
 			out := fs.String("o", "", "write to FILE instead of standard output")
-			pos, err := parseFlags(fs, args)
+			arg, err := oneArg(fs, args, "capture ID")
 			if err != nil {
 				return err
-			}
-			if len(pos) != 1 {
-				return usageError{"want one capture ID"}
 			}
 			var w io.Writer = e.out
 			if *out != "" {
@@ -152,7 +146,7 @@ func runCapture(ctx context.Context, e *cmdEnv, args []string) error {
 				defer f.Close()
 				w = f
 			}
-			return c.Download(ctx, pos[0], object, w)
+			return c.Download(ctx, arg, object, w)
 		}
 	}
 	return subcommand(ctx, e, "capture", args, map[string]func(context.Context, *cmdEnv, []string) error{
@@ -163,14 +157,11 @@ func runCapture(ctx context.Context, e *cmdEnv, args []string) error {
 		"compare": func(ctx context.Context, e *cmdEnv, args []string) error {
 			fs := newFlagSet(e, "capture compare", "capture compare CAPTURE_ID  (static and rendered extraction side by side)")
 			c := remoteFlags(fs, e)
-			pos, err := parseFlags(fs, args)
+			arg, err := oneArg(fs, args, "capture ID")
 			if err != nil {
 				return err
 			}
-			if len(pos) != 1 {
-				return usageError{"want one capture ID"}
-			}
-			x, err := c.Extraction(ctx, pos[0])
+			x, err := c.Extraction(ctx, arg)
 			if err != nil {
 				return err
 			}
@@ -179,14 +170,11 @@ func runCapture(ctx context.Context, e *cmdEnv, args []string) error {
 		"show": func(ctx context.Context, e *cmdEnv, args []string) error {
 			fs := newFlagSet(e, "capture show", "capture show CAPTURE_ID")
 			c := remoteFlags(fs, e)
-			pos, err := parseFlags(fs, args)
+			arg, err := oneArg(fs, args, "capture ID")
 			if err != nil {
 				return err
 			}
-			if len(pos) != 1 {
-				return usageError{"want one capture ID"}
-			}
-			cv, err := c.Capture(ctx, pos[0])
+			cv, err := c.Capture(ctx, arg)
 			if err != nil {
 				return err
 			}

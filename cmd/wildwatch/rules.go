@@ -15,18 +15,15 @@ func runRules(ctx context.Context, e *cmdEnv, args []string) error {
 			c := remoteFlags(fs, e)
 			activate := fs.Bool("activate", false, "make it the rule set workers use (they pick it up within seconds)")
 			note := fs.String("note", "", "why this version")
-			pos, err := parseFlags(fs, args)
+			arg, err := oneArg(fs, args, "rule set file")
 			if err != nil {
 				return err
 			}
-			if len(pos) != 1 {
-				return usageError{"want one rule set file"}
-			}
-			src, err := readFileArg(e, pos[0])
+			src, err := readFileArg(e, arg)
 			if err != nil {
 				return err
 			}
-			res, err := c.ApplyRules(ctx, pos[0], src, *activate, *note)
+			res, err := c.ApplyRules(ctx, arg, src, *activate, *note)
 			if err != nil {
 				return err
 			}
@@ -77,14 +74,11 @@ func runRules(ctx context.Context, e *cmdEnv, args []string) error {
 		"activate": func(ctx context.Context, e *cmdEnv, args []string) error {
 			fs := newFlagSet(e, "rules activate", "rules activate NAME@VERSION")
 			c := remoteFlags(fs, e)
-			pos, err := parseFlags(fs, args)
+			arg, err := oneArg(fs, args, "NAME@VERSION")
 			if err != nil {
 				return err
 			}
-			if len(pos) != 1 {
-				return usageError{"want one NAME@VERSION"}
-			}
-			v, err := c.ActivateRules(ctx, pos[0])
+			v, err := c.ActivateRules(ctx, arg)
 			if err != nil {
 				return err
 			}

@@ -127,14 +127,11 @@ func runSweepStart(ctx context.Context, e *cmdEnv, args []string) error {
 	fs := newFlagSet(e, "sweep start", "sweep start TARGET_NAME [--follow]")
 	c := remoteFlags(fs, e)
 	follow := fs.Bool("follow", false, "wait for the sweep to end, reporting progress; print its summary")
-	pos, err := parseFlags(fs, args)
+	arg, err := oneArg(fs, args, "target name")
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return usageError{"want one target name"}
-	}
-	sw, err := c.StartSweep(ctx, pos[0])
+	sw, err := c.StartSweep(ctx, arg)
 	if err != nil {
 		return err
 	}
@@ -157,14 +154,11 @@ func runSweepStart(ctx context.Context, e *cmdEnv, args []string) error {
 func runSweepStatus(ctx context.Context, e *cmdEnv, args []string) error {
 	fs := newFlagSet(e, "sweep status", "sweep status SWEEP_ID")
 	c := remoteFlags(fs, e)
-	pos, err := parseFlags(fs, args)
+	arg, err := oneArg(fs, args, "sweep ID")
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
-		return usageError{"want one sweep ID"}
-	}
-	d, err := c.Sweep(ctx, pos[0])
+	d, err := c.Sweep(ctx, arg)
 	if err != nil {
 		return err
 	}
