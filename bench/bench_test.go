@@ -35,6 +35,9 @@ func demoTarget(b *testing.B, base string) wildwatch.Target {
 	}
 	t.Politeness.RequestsPerSecond = -1
 	t.Politeness.Concurrency = concurrency
+	// The static pipeline against a static crawl; rendering has its own
+	// benchmark (render_test.go).
+	t.Render = wildwatch.RenderStatic
 	return t
 }
 
