@@ -20,8 +20,8 @@ type comparison struct {
 var comparisons = []comparison{
 	{"sweep of the demo site", "Pipeline", "BareColly", []string{"listings/s", "cpu-s/1000listings", "peak-MiB", "listings"}},
 	{"rendering JavaScript listings", "RenderPool", "RenderPlainLoop", []string{"pages/s", "peak-rss-MiB", "pages"}},
-	{"matching, 10,000 terms, one core", "Match10k", "RegexpBaseline10k", []string{"MB/s"}},
-	{"matching, default pack against 10,000 terms", "MatchDefault", "Match10k", []string{"MB/s"}},
+	{"matching, 10,000 terms, one core", "Match10k", "RegexpBaseline10k", []string{"MB/s", "ns/B"}},
+	{"matching, default pack against 10,000 terms", "MatchDefault", "Match10k", []string{"MB/s", "ns/B"}},
 }
 
 func main() {
@@ -58,9 +58,9 @@ func main() {
 			s, b := subj[unit], base[unit]
 			ratio := "-"
 			if b != 0 {
-				ratio = fmt.Sprintf("%.2fx", s/b)
+				ratio = fmt.Sprintf("%.3gx", s/b)
 			}
-			fmt.Printf("%-24s %14.2f %14.2f %10s\n", unit, s, b, ratio)
+			fmt.Printf("%-24s %14.4g %14.4g %10s\n", unit, s, b, ratio)
 		}
 	}
 	if shown == 0 {
