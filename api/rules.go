@@ -68,7 +68,7 @@ func (s *Server) applyRules(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	rs, err := parseRules(q.Get("file"), src)
+	rs, _, err := parseRules(q.Get("file"), src)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
@@ -90,18 +90,19 @@ func (s *Server) applyRules(w http.ResponseWriter, r *http.Request) {
 
 // parseRules parses and compiles a rule set, so that nothing broken is
 // stored.
-func parseRules(file string, src []byte) (*rules.RuleSet, error) {
+func parseRules(file string, src []byte) (*rules.RuleSet, *rules.Matcher, error) {
 	if file == "" {
 		file = "rules.yaml"
 	}
 	rs, err := rules.Parse(file, src)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if _, err := rules.Compile(rs); err != nil {
-		return nil, err
+	m, err := rules.Compile(rs)
+	if err != nil {
+		return nil, nil, err
 	}
-	return rs, nil
+	return rs, m, nil
 }
 
 // ruleRef reads "name@version", "name" (the active version of name) or
@@ -187,12 +188,7 @@ func (s *Server) backtestRules(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusRequestEntityTooLarge, err.Error())
 		return
 	}
-	rs, err := parseRules(r.URL.Query().Get("file"), src)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err.Error())
-		return
-	}
-	candidate, err := rules.Compile(rs)
+	_, candidate, err := parseRules(r.URL.Query().Get("file"), src)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
