@@ -19,8 +19,9 @@ import (
 // katakana becomes hiragana; words spelled out in single letters ("i v o r
 // y", "r.h.i.n.o") are joined; digits and symbols standing for letters
 // inside words are read as letters ("1v0ry"); and every run of spaces,
-// punctuation and symbols becomes one space, or nothing at all when it is a
-// single separator between two Han, kana or Thai characters ("象 牙").
+// punctuation and symbols becomes one space. Between two Han, kana or Thai
+// characters a single separator, or a run of spaces and dots, is dropped
+// ("象 牙", "象  牙", "象 . 牙"), and any other run becomes a line break.
 type Normalized struct {
 	// Text is the normalised text.
 	Text string
@@ -249,8 +250,9 @@ func leetToken(tok []unit) bool {
 	return true
 }
 
-// collapse turns runs of separators into one space (or none between two
-// characters of unspaced scripts) and writes the text and its map into n.
+// collapse turns runs of separators into one space (or nothing, or a line
+// break, between two characters of unspaced scripts; see Normalized) and
+// writes the text and its map into n.
 func (nz *normalizer) collapse(n *Normalized) {
 	us := nz.us
 	bound := len(us) + nz.wide
@@ -294,15 +296,25 @@ func (nz *normalizer) collapse(n *Normalized) {
 			case i == 0 || j == len(us):
 				i = j
 				continue // leading or trailing
-			case j == i+1 && us[i-1].class&cUnspaced != 0 && us[j].class&cUnspaced != 0:
-				if u.class&cJoinSep != 0 {
-					us[j].flags |= flagJoined
+			case us[i-1].class&cUnspaced != 0 && us[j].class&cUnspaced != 0:
+				// Between two Han, kana or Thai characters: one separator,
+				// or a run of spaces and dots ("象  牙", "象 . 牙"), is
+				// dropped; any other run becomes a line break rather than
+				// a space, which a second pass would take for a single
+				// separator and drop.
+				if j == i+1 || joinRun(us[i:j]) {
+					if joinRun(us[i:j]) {
+						us[j].flags |= flagJoined
+					}
+					i = j
+					continue
 				}
+				u = unit{r: '\n', start: u.start, end: us[j-1].end, class: cSep}
 				i = j
-				continue
+			default:
+				u = unit{r: ' ', start: u.start, end: us[j-1].end}
+				i = j
 			}
-			u = unit{r: ' ', start: u.start, end: us[j-1].end}
-			i = j
 		}
 		// Write u.
 		if !word || u.flags&flagSoft != 0 {
@@ -321,6 +333,17 @@ func (nz *normalizer) collapse(n *Normalized) {
 	}
 	n.Text = ""
 	n.text, n.spans, n.flags, n.starts = buf[:k], spans[:k], flags[:k], starts
+}
+
+// joinRun reports a run of separators made only of those that split a
+// word into letters.
+func joinRun(us []unit) bool {
+	for _, u := range us {
+		if u.class&cJoinSep == 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func countRune(us []unit, r rune) int {

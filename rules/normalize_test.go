@@ -51,6 +51,8 @@ func TestNormalize(t *testing.T) {
 		{"thai keeps marks", "เสื้อ เสือ", "เสื้อเสือ", "เสือ", "เสือ"},
 		{"cjk spaced", "象 牙 手镯", "象牙手镯", "象牙", "象 牙"},
 		{"cjk dotted", "象.牙", "象牙", "", ""},
+		{"cjk wide spaced", "象  牙 .  手镯", "象牙手镯", "象牙", "象  牙"},
+		{"cjk sentence break", "象牙。 手镯", "象牙\n手镯", "\n", "。 "},
 		{"traditional", "鶴 頂 紅 手串", "鹤顶红手串", "鹤顶红", "鶴 頂 紅"},
 		{"traditional turtle", "龜甲", "龟甲", "龟甲", "龜甲"},
 		{"katakana to hiragana", "ベッコウ", "べっこう", "べっこう", "ベッコウ"},

@@ -235,9 +235,16 @@ func collapseRef(us []unitRef) *Normalized {
 		switch {
 		case i == 0 || j == len(us):
 			// leading or trailing
-		case j == i+1 && substringScript(us[i-1].r) && substringScript(us[j].r):
-			if joinSeparator(us[i].r) {
+		case substringScript(us[i-1].r) && substringScript(us[j].r):
+			joins := true
+			for _, u := range us[i:j] {
+				joins = joins && joinSeparator(u.r)
+			}
+			switch {
+			case joins:
 				us[j].flags |= flagJoined
+			case j > i+1:
+				emit(unitRef{r: '\n', start: us[i].start, end: us[j-1].end})
 			}
 		default:
 			emit(unitRef{r: ' ', start: us[i].start, end: us[j-1].end})
