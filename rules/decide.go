@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/wildwatch/wildwatch"
 )
@@ -20,6 +21,7 @@ type scratch struct {
 	// decide's working sets
 	present                     []bool // per context group
 	rules, excls, negs, excepts []hit
+	context                     []hit
 	survivors                   []hit
 	cancelled                   []bool // per rule hit
 	touched                     []int  // rules with a surviving hit
@@ -72,7 +74,7 @@ func (m *Matcher) decide(sc *scratch, hits []hit, norms []*Normalized, fields []
 	present := sc.present
 	clear(present)
 	rules := keepLongest(sc.rules[:0], hits)
-	excls, negs, excepts := sc.excls[:0], sc.negs[:0], sc.excepts[:0]
+	excls, negs, excepts, context := sc.excls[:0], sc.negs[:0], sc.excepts[:0], sc.context[:0]
 	for _, h := range hits {
 		switch h.kind {
 		case kindRule: // in rules already
@@ -80,13 +82,14 @@ func (m *Matcher) decide(sc *scratch, hits []hit, norms []*Normalized, fields []
 			excls = append(excls, h)
 		case kindContext:
 			present[h.idx] = true
+			context = append(context, h)
 		case kindExcept:
 			excepts = append(excepts, h)
 		default:
 			negs = append(negs, h)
 		}
 	}
-	sc.rules, sc.excls, sc.negs, sc.excepts = rules, excls, negs, excepts
+	sc.rules, sc.excls, sc.negs, sc.excepts, sc.context = rules, excls, negs, excepts, context
 	if len(rules) == 0 {
 		return v // nothing to score and no exclusion to explain
 	}
@@ -110,7 +113,7 @@ func (m *Matcher) decide(sc *scratch, hits []hit, norms []*Normalized, fields []
 	used := m.cancel(rules, live, norms, cancelled)
 	survivors := sc.survivors[:0]
 	for i, h := range rules {
-		if !cancelled[i] {
+		if !cancelled[i] && m.hasContext(h, context, norms) {
 			survivors = append(survivors, h)
 		}
 	}
@@ -214,6 +217,31 @@ func (m *Matcher) decide(sc *scratch, hits []hit, norms []*Normalized, fields []
 	sortMatches(v.Matches)
 	sortMatches(v.Exclusions)
 	return v
+}
+
+// hasContext reports whether a rule hit has the context its rule's
+// Within asks for: a hit of the rule's context group in the same field,
+// within the given number of characters when it is positive. Rules whose
+// context may be anywhere in the listing are checked later, by group.
+func (m *Matcher) hasContext(h hit, context []hit, norms []*Normalized) bool {
+	r := &m.rules[h.idx]
+	if r.within == 0 || r.group < 0 {
+		return true
+	}
+	for _, c := range context {
+		if c.idx != r.group || c.field != h.field {
+			continue
+		}
+		if r.within == WithinField || c.start < h.end && h.start < c.end {
+			return true
+		}
+		text := norms[h.field].text
+		if c.end <= h.start && utf8.RuneCount(text[c.end:h.start]) <= r.within ||
+			h.end <= c.start && utf8.RuneCount(text[h.end:c.start]) <= r.within {
+			return true
+		}
+	}
+	return false
 }
 
 // seenBefore reports whether an earlier counted hit of h's rule found the

@@ -155,6 +155,7 @@ func (d *differ) rules(path string, old, new []Rule) {
 		d.terms(p+".terms", o.Terms, n.Terms)
 		d.list(p+".regex", o.Regex, n.Regex)
 		d.terms(p+".requires", o.Requires, n.Requires)
+		d.value(p+".within", withinText(o.Within), withinText(n.Within))
 		d.list(p+".requires_rules", o.RequiresRules, n.RequiresRules)
 	}
 	for _, n := range new {
@@ -279,4 +280,15 @@ func FormatDiff(w io.Writer, changes []Change) {
 			fmt.Fprintf(w, "~ %s: %s → %s\n", c.Path, c.Old, c.New)
 		}
 	}
+}
+
+// withinText is Rule.Within as written in YAML; "" when it is the default.
+func withinText(w int) string {
+	switch {
+	case w == WithinField:
+		return "field"
+	case w > 0:
+		return strconv.Itoa(w)
+	}
+	return ""
 }

@@ -72,6 +72,7 @@ type compiledRule struct {
 	weight float64
 	max    float64
 	group  int   // context group of Requires, -1 when none
+	within int   // Rule.Within
 	deps   []int // RequiresRules
 }
 
@@ -139,7 +140,7 @@ func Compile(rs *RuleSet) (*Matcher, error) {
 		for _, r := range c.Rules {
 			ri := len(m.rules)
 			ruleIdx[r.ID] = ri
-			m.rules = append(m.rules, compiledRule{id: r.ID, cat: ci, weight: r.Weight, max: r.Max, group: group(r.Requires)})
+			m.rules = append(m.rules, compiledRule{id: r.ID, cat: ci, weight: r.Weight, max: r.Max, group: group(r.Requires), within: r.Within})
 			add(r.Terms, kindRule, ri)
 			addRegex(r.Regex, kindRule, ri)
 		}

@@ -48,6 +48,16 @@ categories:
         weight: 1.0
         terms: {en: [cow bone]}
         requires: [netsuke, okimono]
+      - id: ivory.lines
+        weight: 1.0
+        terms: {en: [grain lines]}
+        requires: [netsuke, okimono]
+        within: 12
+      - id: ivory.plastic
+        weight: 1.0
+        terms: {en: [white plastic]}
+        requires: [hand carved]
+        within: field
       - id: ivory.other
         weight: 0.6
         max: 0.6
@@ -201,6 +211,45 @@ func TestMatch(t *testing.T) {
 			score:    1,
 			category: "ivory",
 			matches:  []string{"ivory.bone title [0:8] cow bone"},
+		},
+		{
+			name:     "requires within characters met",
+			listing:  wildwatch.Listing{Title: "netsuke, clear grain lines"},
+			flagged:  true,
+			score:    1,
+			category: "ivory",
+			matches:  []string{"ivory.lines title [15:26] grain lines"},
+		},
+		{
+			name:     "requires within characters met before",
+			listing:  wildwatch.Listing{Title: "grain lines: okimono"},
+			flagged:  true,
+			score:    1,
+			category: "ivory",
+			matches:  []string{"ivory.lines title [0:11] grain lines"},
+		},
+		{
+			name:    "requires within characters too far",
+			listing: wildwatch.Listing{Title: "grain lines visible on this fine old netsuke"},
+			matches: []string{},
+		},
+		{
+			name:    "requires within characters in another field",
+			listing: wildwatch.Listing{Title: "grain lines", Description: "netsuke"},
+			matches: []string{},
+		},
+		{
+			name:     "requires within the field met",
+			listing:  wildwatch.Listing{Description: "white plastic, as they say, all of it hand carved by a master"},
+			flagged:  true,
+			score:    1,
+			category: "ivory",
+			matches:  []string{"ivory.plastic description [0:13] white plastic"},
+		},
+		{
+			name:    "requires within the field in another field",
+			listing: wildwatch.Listing{Title: "white plastic", Description: "hand carved"},
+			matches: []string{},
 		},
 		{
 			name:    "requires_rules not met",

@@ -56,6 +56,7 @@ func (e *ParseError) Error() string {
 //	        terms: {en: [ivory], de: ["elfenbein*"], zh: [象牙]}
 //	        regex: ['\bgenuine (\w+ )?ivory\b']
 //	        requires: [okimono, netsuke]      # optional context terms
+//	        within: 40               # optional: characters (same field), or "field"; default: the listing
 //	        requires_rules: [ivory.other]     # optional
 //	    exclusions:
 //	      - id: ivory.colour
@@ -308,6 +309,16 @@ func (p *parser) rule(n *yaml.Node) (Rule, error) {
 		"regex":          p.strings(&r.Regex, "regex"),
 		"requires":       p.terms(&r.Requires, "requires"),
 		"requires_rules": p.strings(&r.RequiresRules, "requires_rules"),
+		"within": func(v *yaml.Node) error {
+			if v.Kind == yaml.ScalarNode && v.Tag == "!!str" && v.Value == "field" {
+				r.Within = WithinField
+				return nil
+			}
+			if err := p.integer(&r.Within, "within")(v); err != nil || r.Within < 1 {
+				return p.errf(v, "within must be \"field\" or a number of characters (1 or more), not %q", v.Value)
+			}
+			return nil
+		},
 	})
 	return r, err
 }
@@ -427,6 +438,9 @@ func (rs *RuleSet) checkRule(r Rule, ids map[string]string) error {
 	}
 	if err := checkTerms(r.Requires, nil); err != nil {
 		return fmt.Errorf("requires: %w", err)
+	}
+	if r.Within != 0 && len(r.Requires.all()) == 0 {
+		return errors.New("within needs requires: it says where the required terms must be")
 	}
 	for _, dep := range r.RequiresRules {
 		if ids[dep] != "rule" {

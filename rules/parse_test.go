@@ -38,6 +38,8 @@ func TestParseErrors(t *testing.T) {
 		{"exclusion names unknown rule", head + "categories:\n  - name: ivory\n    rules: [{id: a, weight: 1, terms: [x]}]\n    exclusions:\n      - {id: b, terms: [y], rules: [zz]}\n", 8, `exclusion b: rules: no rule "zz"`},
 		{"review above flag", "name: t\nversion: 1\nthresholds: {flag: 1, review: 2}\ncategories: [{name: ivory, rules: [{id: a, weight: 1, terms: [x]}]}]\n", 1, "thresholds.review must be between"},
 		{"no categories", head, 1, "no categories"},
+		{"bad within", head + "categories:\n  - name: ivory\n    rules:\n      - id: a\n        weight: 1\n        terms: [x]\n        requires: [y]\n        within: near\n", 11, `within must be "field" or a number`},
+		{"within without requires", head + "categories:\n  - name: ivory\n    rules:\n      - {id: a, weight: 1, terms: [x], within: 5}\n", 7, "rule a: within needs requires"},
 		{"wildcard on a cjk term", head + "categories:\n  - name: ivory\n    rules:\n      - {id: a, weight: 1, terms: ['象牙*']}\n", 7, "has no use"},
 	}
 	for _, tc := range tests {
@@ -75,8 +77,11 @@ func TestParse(t *testing.T) {
 	if len(rs.Exclusions) != 2 || !rs.Exclusions[1].Listing || rs.Exclusions[0].Window != 10 {
 		t.Errorf("rule-set exclusions = %+v", rs.Exclusions)
 	}
-	if len(rs.Categories) != 3 || rs.Categories[0].Name != "ivory" || len(rs.Categories[0].Rules) != 6 {
+	if len(rs.Categories) != 3 || rs.Categories[0].Name != "ivory" || len(rs.Categories[0].Rules) != 8 {
 		t.Fatalf("categories = %+v", rs.Categories)
+	}
+	if lines, plastic := rs.Categories[0].Rules[5], rs.Categories[0].Rules[6]; lines.Within != 12 || plastic.Within != WithinField {
+		t.Errorf("within = %d and %d, want 12 and WithinField", lines.Within, plastic.Within)
 	}
 	r := rs.Categories[0].Rules[0]
 	if r.ID != "ivory.word" || r.Weight != 0.6 || r.Max != 0.6 || r.Line == 0 ||

@@ -64,11 +64,19 @@ type Rule struct {
 	// Requires are context terms: when given, the rule counts only if one
 	// of them appears somewhere in the listing.
 	Requires Terms
+	// Within says where a Requires term must be: 0 (the default) anywhere
+	// in the listing, WithinField in the same field as the rule's match, a
+	// positive number within that many characters of the match (in
+	// normalised text, in the same field).
+	Within int
 	// RequiresRules are rule IDs: when given, the rule counts only if one
 	// of those rules matched (and survived its exclusions) in the listing.
 	RequiresRules []string
 	Line          int
 }
+
+// WithinField is Rule.Within for "in the same field".
+const WithinField = -1
 
 // Exclusion cancels matches that sit on or near one of its terms: a colour
 // ("ivory white"), a brand ("Tiger Balm"), a material ("resin").
