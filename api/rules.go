@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/wildwatch/wildwatch"
 	"github.com/wildwatch/wildwatch/rules"
 	"github.com/wildwatch/wildwatch/storage"
 )
@@ -198,16 +197,16 @@ func (s *Server) backtestRules(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, r, err)
 		return
 	}
-	var listings []wildwatch.Listing
+	bt := rules.NewBacktester(active, candidate)
 	err = s.cfg.Catalog.EachCaptureListing(r.Context(), func(rec storage.CaptureRecord) error {
-		listings = append(listings, rec.Listing)
+		bt.Add(rec.Listing)
 		return nil
 	})
 	if err != nil {
 		s.storeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, rules.Backtest(active, candidate, listings))
+	writeJSON(w, http.StatusOK, bt.Report())
 }
 
 // activeMatcher compiles the active rule set, or the built-in default when

@@ -64,62 +64,95 @@ const BacktestExamples = 5
 // one appears more than once the last one given counts (pass captures
 // oldest first). Listings with neither are each their own.
 func Backtest(old, new *Matcher, listings []wildwatch.Listing) BacktestReport {
-	rep := BacktestReport{
-		Old: old.Version(), New: new.Version(),
-		Added: []BacktestExample{}, Removed: []BacktestExample{},
+	b := NewBacktester(old, new)
+	for _, l := range latest(listings) {
+		b.Add(l)
 	}
-	cats := map[string]*CategoryDelta{}
+	return b.Report()
+}
+
+// A Backtester scores listings one at a time with two matchers and keeps
+// only the counts and the first examples, so that a backtest over every
+// stored listing holds no more than one listing at a time.
+type Backtester struct {
+	old, new *Matcher
+	rep      BacktestReport
+	cats     map[string]*CategoryDelta
+	shown    map[shownKey]int
+}
+
+type shownKey struct {
+	added bool
+	cat   string
+}
+
+// NewBacktester returns a backtest of new against old with no listing yet.
+func NewBacktester(old, new *Matcher) *Backtester {
+	b := &Backtester{
+		old: old, new: new,
+		rep: BacktestReport{
+			Old: old.Version(), New: new.Version(),
+			Added: []BacktestExample{}, Removed: []BacktestExample{},
+		},
+		cats:  map[string]*CategoryDelta{},
+		shown: map[shownKey]int{},
+	}
 	for _, m := range []*Matcher{new, old} {
 		for _, c := range m.cats {
-			cats[c] = &CategoryDelta{Category: c}
+			b.cats[c] = &CategoryDelta{Category: c}
 		}
 	}
-	type shownKey struct {
-		added bool
-		cat   string
+	return b
+}
+
+// Add scores one listing. The caller gives each listing once.
+func (b *Backtester) Add(l wildwatch.Listing) {
+	b.rep.Listings++
+	ov, nv := b.old.Match(l), b.new.Match(l)
+	oldCat, newCat := flaggedIn(ov), flaggedIn(nv)
+	if newCat != "" {
+		b.cats[newCat].Flagged++
 	}
-	shown := map[shownKey]int{}
-	example := func(added bool, l wildwatch.Listing, cat string, ov, nv wildwatch.Verdict) {
-		k := shownKey{added, cat}
-		if shown[k] >= BacktestExamples {
-			return
+	if oldCat != newCat {
+		if oldCat != "" {
+			b.cats[oldCat].Removed++
+			b.example(false, l, oldCat, ov, nv)
 		}
-		shown[k]++
-		x := BacktestExample{ListingID: l.ID, URL: l.URL, Title: l.Title, Category: cat, OldScore: ov.Score, NewScore: nv.Score}
-		if added {
-			x.Matches = nv.Matches
-			rep.Added = append(rep.Added, x)
-		} else {
-			x.Matches = ov.Matches
-			rep.Removed = append(rep.Removed, x)
-		}
-	}
-	for _, l := range latest(listings) {
-		rep.Listings++
-		ov, nv := old.Match(l), new.Match(l)
-		oldCat, newCat := flaggedIn(ov), flaggedIn(nv)
 		if newCat != "" {
-			cats[newCat].Flagged++
-		}
-		if oldCat != newCat {
-			if oldCat != "" {
-				cats[oldCat].Removed++
-				example(false, l, oldCat, ov, nv)
-			}
-			if newCat != "" {
-				cats[newCat].Added++
-				example(true, l, newCat, ov, nv)
-			}
-		}
-		switch {
-		case nv.Review && !ov.Review:
-			rep.ReviewAdded++
-		case ov.Review && !nv.Review:
-			rep.ReviewRemoved++
+			b.cats[newCat].Added++
+			b.example(true, l, newCat, ov, nv)
 		}
 	}
-	rep.Categories = make([]CategoryDelta, 0, len(cats))
-	for _, d := range cats {
+	switch {
+	case nv.Review && !ov.Review:
+		b.rep.ReviewAdded++
+	case ov.Review && !nv.Review:
+		b.rep.ReviewRemoved++
+	}
+}
+
+func (b *Backtester) example(added bool, l wildwatch.Listing, cat string, ov, nv wildwatch.Verdict) {
+	k := shownKey{added, cat}
+	if b.shown[k] >= BacktestExamples {
+		return
+	}
+	b.shown[k]++
+	x := BacktestExample{ListingID: l.ID, URL: l.URL, Title: l.Title, Category: cat, OldScore: ov.Score, NewScore: nv.Score}
+	if added {
+		x.Matches = nv.Matches
+		b.rep.Added = append(b.rep.Added, x)
+	} else {
+		x.Matches = ov.Matches
+		b.rep.Removed = append(b.rep.Removed, x)
+	}
+}
+
+// Report returns the difference over the listings added so far.
+func (b *Backtester) Report() BacktestReport {
+	rep := b.rep
+	rep.Added, rep.Removed = slices.Clone(rep.Added), slices.Clone(rep.Removed)
+	rep.Categories = make([]CategoryDelta, 0, len(b.cats))
+	for _, d := range b.cats {
 		rep.Categories = append(rep.Categories, *d)
 	}
 	slices.SortFunc(rep.Categories, func(a, b CategoryDelta) int { return cmp.Compare(a.Category, b.Category) })

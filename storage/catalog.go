@@ -147,11 +147,30 @@ func openCatalogDB(ctx context.Context, cfg CatalogConfig) (*Catalog, error) {
 		db.SetConnMaxIdleTime(0)
 		c.db, c.dialect = db, DialectSQLite
 	}
-	if err := c.db.PingContext(ctx); err != nil {
+	if err := c.ping(ctx, cfg.BusyTimeout); err != nil {
 		c.db.Close()
 		return nil, fmt.Errorf("connecting to %s catalog: %w", c.dialect, err)
 	}
 	return c, nil
+}
+
+// ping connects. Two processes opening a new SQLite database at once both
+// switch it to WAL, which takes an exclusive lock that SQLite may refuse at
+// once rather than through the busy timeout; such a refusal is retried
+// until the busy timeout has passed.
+func (c *Catalog) ping(ctx context.Context, busy time.Duration) error {
+	deadline := time.Now().Add(busy)
+	for wait := 5 * time.Millisecond; ; wait = min(2*wait, 200*time.Millisecond) {
+		err := c.db.PingContext(ctx)
+		if err == nil || c.dialect != DialectSQLite || !strings.Contains(err.Error(), "SQLITE_BUSY") || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
 }
 
 // sqliteDSN turns a catalog DSN into the modernc.org/sqlite driver's: WAL

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/wildwatch/wildwatch"
 )
@@ -34,7 +35,8 @@ type RuleStat struct {
 // RuleStatFilter selects the flags RuleStats reads. Zero fields do not
 // filter.
 type RuleStatFilter struct {
-	// RuleSet is the "name@version" that raised the flag (Flag.RuleSet).
+	// RuleSet is the "name@version" that raised the flag (Flag.RuleSet),
+	// or a rule set's name alone for every version of it.
 	RuleSet string
 	// Since bounds the flags' CreatedAt: Since ≤ CreatedAt.
 	Since time.Time
@@ -61,8 +63,12 @@ type flagMatches struct {
 // query; memory grows with the rows returned, not with the flags read.
 func (c *Catalog) RuleStats(ctx context.Context, f RuleStatFilter) ([]RuleStat, error) {
 	var w sqlWhere
-	if f.RuleSet != "" {
+	switch {
+	case strings.Contains(f.RuleSet, "@"):
 		w.add("rule_set = ?", f.RuleSet)
+	case f.RuleSet != "":
+		prefix := f.RuleSet + "@"
+		w.conds = append(w.conds, "substr(rule_set, 1, "+w.arg(utf8.RuneCountInString(prefix))+") = "+w.arg(prefix))
 	}
 	if !f.Since.IsZero() {
 		w.add("created_at >= ?", unixMicros(f.Since))

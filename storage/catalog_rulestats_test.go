@@ -47,6 +47,8 @@ func testCatalogRuleStats(t *testing.T, s catalogSuite) {
 			[]string{wildwatch.FlagConfirmed, wildwatch.FlagDismissed}},
 		// A flag without matches counts for no rule.
 		{"f6", "default@1", 6 * time.Hour, []wildwatch.Match{}, []string{wildwatch.FlagConfirmed}},
+		// Another rule set whose name starts with the first one's.
+		{"f7", "defaults@1", 6*time.Hour + 30*time.Minute, []wildwatch.Match{catMatch(pangolin, "pangolin", "Scales")}, nil},
 	}
 	for _, sd := range seed {
 		f := catFlag(catCapture("s1", "cap-"+sd.id, catTime), catTime.Add(sd.at))
@@ -69,6 +71,17 @@ func testCatalogRuleStats(t *testing.T, s catalogSuite) {
 		want []RuleStat
 	}{
 		{"all", RuleStatFilter{}, []RuleStat{
+			catStat(en, "", "ivory", 2, 2, 0, 0.5),
+			catStat(en, "ivory", "ivory", 2, 2, 0, 0.5),
+			catStat(en, "tusk", "ivory", 1, 0, 0, 1),
+			catStat(zh, "", "ivory", 1, 0, 1, 1),
+			catStat(zh, "象牙", "ivory", 1, 0, 1, 1),
+			catStat(pangolin, "", "pangolin", 0, 0, 2, 0),
+			catStat(pangolin, "scales", "pangolin", 0, 0, 2, 0),
+			catStat(tiger, "", "tiger", 1, 1, 0, 0.5),
+			catStat(tiger, "tiger bone", "tiger", 1, 1, 0, 0.5),
+		}},
+		{"every version of a rule set", RuleStatFilter{RuleSet: "default"}, []RuleStat{
 			catStat(en, "", "ivory", 2, 2, 0, 0.5),
 			catStat(en, "ivory", "ivory", 2, 2, 0, 0.5),
 			catStat(en, "tusk", "ivory", 1, 0, 0, 1),
@@ -102,8 +115,8 @@ func testCatalogRuleStats(t *testing.T, s catalogSuite) {
 			catStat(en, "tusk", "ivory", 1, 0, 0, 1),
 			catStat(zh, "", "ivory", 0, 0, 1, 0),
 			catStat(zh, "象牙", "ivory", 0, 0, 1, 0),
-			catStat(pangolin, "", "pangolin", 0, 0, 1, 0),
-			catStat(pangolin, "scales", "pangolin", 0, 0, 1, 0),
+			catStat(pangolin, "", "pangolin", 0, 0, 2, 0),
+			catStat(pangolin, "scales", "pangolin", 0, 0, 2, 0),
 			catStat(tiger, "", "tiger", 0, 1, 0, 0),
 			catStat(tiger, "tiger bone", "tiger", 0, 1, 0, 0),
 		}},
