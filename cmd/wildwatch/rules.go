@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
+	"regexp"
 
 	"github.com/wildwatch/wildwatch/rules"
+	"github.com/wildwatch/wildwatch/storage"
 )
 
 func runRules(ctx context.Context, e *cmdEnv, args []string) error {
@@ -54,8 +57,9 @@ func runRules(ctx context.Context, e *cmdEnv, args []string) error {
 			return nil
 		},
 		"show": func(ctx context.Context, e *cmdEnv, args []string) error {
-			fs := newFlagSet(e, "rules show", "rules show [NAME@VERSION|active]")
+			fs := newFlagSet(e, "rules show", "rules show [NAME@VERSION|active] [--stats]")
 			c := remoteFlags(fs, e)
+			withStats := fs.Bool("stats", false, "note after each rule how reviewers judged its flags (every version of the rule set)")
 			pos, err := parseFlags(fs, args)
 			if err != nil {
 				return err
@@ -67,6 +71,17 @@ func runRules(ctx context.Context, e *cmdEnv, args []string) error {
 			src, err := c.RuleSource(ctx, ref)
 			if err != nil {
 				return err
+			}
+			if *withStats {
+				rs, err := rules.Parse(ref, src)
+				if err != nil {
+					return err
+				}
+				stats, err := c.RuleStats(ctx, rs.Name)
+				if err != nil {
+					return err
+				}
+				src = annotateRuleStats(src, stats)
 			}
 			_, err = e.out.Write(src)
 			return err
@@ -131,9 +146,9 @@ func runRules(ctx context.Context, e *cmdEnv, args []string) error {
 			return printJSON(e, rep)
 		},
 		"stats": func(ctx context.Context, e *cmdEnv, args []string) error {
-			fs := newFlagSet(e, "rules stats", "rules stats [--rule-set NAME@VERSION]")
+			fs := newFlagSet(e, "rules stats", "rules stats [--rule-set NAME[@VERSION]]")
 			c := remoteFlags(fs, e)
-			rs := fs.String("rule-set", "", "only flags raised by this version")
+			rs := fs.String("rule-set", "", "only flags raised by this version (NAME@VERSION) or by any version of it (NAME)")
 			if _, err := parseFlags(fs, args); err != nil {
 				return err
 			}
@@ -148,4 +163,44 @@ func runRules(ctx context.Context, e *cmdEnv, args []string) error {
 			return nil
 		},
 	})
+}
+
+// ruleIDLine finds the "id:" of a rule in a line of rule-set YAML, in block
+// ("- id: ivory.word") or flow ("- {id: ivory.word, …}") style.
+var ruleIDLine = regexp.MustCompile(`(?:^\s*-?\s*|[{,]\s*)id:\s*["']?([^"'\s,}#]+)`)
+
+// annotateRuleStats appends to the line of each rule's id a comment saying
+// how reviewers judged the flags it took part in. Comments leave the
+// YAML's meaning as it was.
+func annotateRuleStats(src []byte, stats []storage.RuleStat) []byte {
+	byRule := map[string]storage.RuleStat{}
+	for _, s := range stats {
+		if s.Term == "" {
+			byRule[s.Rule] = s
+		}
+	}
+	lines := bytes.SplitAfter(src, []byte("\n"))
+	var out bytes.Buffer
+	for _, line := range lines {
+		var s storage.RuleStat
+		ok := false
+		if m := ruleIDLine.FindSubmatch(line); m != nil {
+			s, ok = byRule[string(m[1])]
+		}
+		if !ok {
+			out.Write(line)
+			continue
+		}
+		body := bytes.TrimRight(line, "\r\n")
+		note := fmt.Sprintf("reviewed: %d confirmed, %d dismissed, %d pending", s.Confirmed, s.Dismissed, s.Pending)
+		if s.Confirmed+s.Dismissed > 0 {
+			note += fmt.Sprintf("; precision %.2f", s.Precision)
+		}
+		sep := "  # "
+		if bytes.Contains(body, []byte(" #")) {
+			sep = " · "
+		}
+		fmt.Fprintf(&out, "%s%s%s%s", body, sep, note, line[len(body):])
+	}
+	return out.Bytes()
 }
