@@ -20,8 +20,9 @@ import (
 // y", "r.h.i.n.o") are joined; digits and symbols standing for letters
 // inside words are read as letters ("1v0ry"); and every run of spaces,
 // punctuation and symbols becomes one space. Between two Han, kana or Thai
-// characters a single separator, or a run of spaces and dots, is dropped
-// ("象 牙", "象  牙", "象 . 牙"), and any other run becomes a line break.
+// characters a single separator other than a line break, or a run of
+// spaces and dots, is dropped ("象 牙", "象  牙", "象 . 牙"), and any other
+// run becomes a line break.
 type Normalized struct {
 	// Text is the normalised text.
 	Text string
@@ -297,12 +298,12 @@ func (nz *normalizer) collapse(n *Normalized) {
 				i = j
 				continue // leading or trailing
 			case us[i-1].class&cUnspaced != 0 && us[j].class&cUnspaced != 0:
-				// Between two Han, kana or Thai characters: one separator,
-				// or a run of spaces and dots ("象  牙", "象 . 牙"), is
-				// dropped; any other run becomes a line break rather than
-				// a space, which a second pass would take for a single
-				// separator and drop.
-				if j == i+1 || joinRun(us[i:j]) {
+				// Between two Han, kana or Thai characters: one separator
+				// other than a line break, or a run of spaces and dots
+				// ("象  牙", "象 . 牙"), is dropped; any other run becomes a
+				// line break rather than a space, which a second pass
+				// would take for a single separator and drop.
+				if j == i+1 && u.r != '\n' || joinRun(us[i:j]) {
 					if joinRun(us[i:j]) {
 						us[j].flags |= flagJoined
 					}

@@ -243,7 +243,7 @@ func collapseRef(us []unitRef) *Normalized {
 			switch {
 			case joins:
 				us[j].flags |= flagJoined
-			case j > i+1:
+			case j > i+1 || us[i].r == '\n':
 				emit(unitRef{r: '\n', start: us[i].start, end: us[j-1].end})
 			}
 		default:
