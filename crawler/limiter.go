@@ -16,6 +16,20 @@ type Limiter interface {
 	Acquire(ctx context.Context, host string, rule LimitRule) (release func(), err error)
 }
 
+// A Backoffer is a Limiter that can hold a host back when it asks for a
+// pause (a 429 or 503, with or without Retry-After): no request to the host
+// starts until d from now.
+type Backoffer interface {
+	Backoff(ctx context.Context, host string, d time.Duration) error
+}
+
+// DefaultBackoff is how long a host that answers 429 or 503 without a
+// Retry-After is left alone.
+const DefaultBackoff = 30 * time.Second
+
+// MaxBackoff bounds the pause a host's Retry-After can ask for.
+const MaxBackoff = time.Hour
+
 // LimitRule is the politeness asked for one host.
 type LimitRule struct {
 	// RequestsPerSecond spaces the starts of requests; zero or negative
@@ -42,7 +56,21 @@ type HostLimiter struct {
 	hosts map[string]*hostState
 }
 
-var _ Limiter = (*HostLimiter)(nil)
+var (
+	_ Limiter   = (*HostLimiter)(nil)
+	_ Backoffer = (*HostLimiter)(nil)
+)
+
+// Backoff implements Backoffer.
+func (l *HostLimiter) Backoff(_ context.Context, host string, d time.Duration) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	h := l.state(host)
+	if until := time.Now().Add(d); until.After(h.next) {
+		h.next = until
+	}
+	return nil
+}
 
 type hostState struct {
 	inFlight int

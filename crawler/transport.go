@@ -165,6 +165,9 @@ func (t *fetchTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	h.status, h.proto, h.header = resp.StatusCode, resp.Proto, resp.Header
 	h.mu.Unlock()
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
+		t.backoff(ctx, host, resp.Header.Get("Retry-After"))
+	}
 	if isRobotsRequest(req) && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500) {
 		// colly would cache a 5xx as "disallow everything" and a 429 as
 		// "allow everything" for as long as the collector lives. Fail the
@@ -183,6 +186,21 @@ func (t *fetchTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp.Body = &recordingBody{rc: resp.Body, hop: h, limit: t.record, finish: finish}
 	return resp, nil
+}
+
+// backoff holds the host back, in every process sharing the limiter, for
+// as long as its Retry-After asks (at most MaxBackoff), or DefaultBackoff.
+func (t *fetchTransport) backoff(ctx context.Context, host, header string) {
+	b, ok := t.limiter.(Backoffer)
+	if !ok {
+		return
+	}
+	d := min(retryAfter(header, time.Now()), MaxBackoff)
+	if d <= 0 {
+		d = DefaultBackoff
+	}
+	// A failed backoff leaves the request's own retry delay to space it.
+	_ = b.Backoff(context.WithoutCancel(ctx), host, d)
 }
 
 // pageRequestKey marks the context of the page requests of a Fetch; the

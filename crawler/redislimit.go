@@ -1,0 +1,172 @@
+package crawler
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// RedisLimiter is a Limiter shared by every process that uses the same
+// Redis: per host, at most Concurrency requests in flight and request
+// starts at least 1/RequestsPerSecond apart, across all workers on all
+// machines. Times come from the Redis server's clock, so the machines'
+// clocks need not agree.
+//
+// A request in flight holds a lease that expires after LeaseTTL, so the
+// slots of a worker that dies come back on their own; LeaseTTL must be
+// longer than the longest request (the fetch timeout).
+type RedisLimiter struct {
+	Client redis.UniversalClient
+	// Prefix starts every key (default "wildwatch:limit:").
+	Prefix string
+	// LeaseTTL bounds how long a request holds its slot (default 5m).
+	LeaseTTL time.Duration
+	// Poll is the longest wait between two tries for a free slot (default
+	// 250ms); tries start faster and back off to it.
+	Poll time.Duration
+}
+
+var (
+	_ Limiter   = (*RedisLimiter)(nil)
+	_ Backoffer = (*RedisLimiter)(nil)
+)
+
+// acquireScript takes a slot for one request if one is free. KEYS: next
+// start, leases (sorted set of lease → expiry), backoff. ARGV: concurrency,
+// interval in µs, lease TTL in µs, lease id. It returns the µs to wait
+// before the request may start, or -1 when every slot is taken.
+var acquireScript = redis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[1]) then
+  return -1
+end
+local start = now
+local nxt = tonumber(redis.call('GET', KEYS[1]) or '0')
+if nxt > start then start = nxt end
+local back = tonumber(redis.call('GET', KEYS[3]) or '0')
+if back > start then start = back end
+local interval = tonumber(ARGV[2])
+local ttl = tonumber(ARGV[3])
+local keep = math.floor((start - now + interval) / 1000) + 60000
+redis.call('SET', KEYS[1], start + interval, 'PX', keep)
+redis.call('ZADD', KEYS[2], start + ttl, ARGV[4])
+redis.call('PEXPIRE', KEYS[2], math.floor((start - now + ttl) / 1000) + 1000)
+return start - now
+`)
+
+// backoffScript moves a host's backoff to ARGV[1] µs from now unless it is
+// later already. KEYS: backoff.
+var backoffScript = redis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local untilT = now + tonumber(ARGV[1])
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+if untilT > cur then
+  redis.call('SET', KEYS[1], untilT, 'PX', math.floor(tonumber(ARGV[1]) / 1000) + 1000)
+end
+return 0
+`)
+
+func (l *RedisLimiter) keys(host string) []string {
+	p := l.Prefix
+	if p == "" {
+		p = "wildwatch:limit:"
+	}
+	// The braces keep a host's keys in one Redis Cluster slot.
+	base := p + "{" + host + "}:"
+	return []string{base + "next", base + "leases", base + "backoff"}
+}
+
+// Acquire implements Limiter.
+func (l *RedisLimiter) Acquire(ctx context.Context, host string, rule LimitRule) (func(), error) {
+	if l.Client == nil {
+		return nil, errors.New("redis limiter: no client")
+	}
+	ttl := l.LeaseTTL
+	if ttl <= 0 {
+		ttl = 5 * time.Minute
+	}
+	poll := l.Poll
+	if poll <= 0 {
+		poll = 250 * time.Millisecond
+	}
+	keys := l.keys(host)
+	lease := newLeaseID()
+	args := []any{max(rule.Concurrency, 1), rule.interval().Microseconds(), ttl.Microseconds(), lease}
+	wait := 5 * time.Millisecond
+	for {
+		v, err := acquireScript.Run(ctx, l.Client, keys, args...).Int64()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, context.Cause(ctx)
+			}
+			return nil, fmt.Errorf("redis limiter for %s: %w", host, err)
+		}
+		if v >= 0 {
+			release := l.releaser(keys[1], lease)
+			if err := sleep(ctx, time.Duration(v)*time.Microsecond); err != nil {
+				release()
+				return nil, err
+			}
+			return release, nil
+		}
+		if err := sleep(ctx, wait); err != nil {
+			return nil, err
+		}
+		wait = min(2*wait, poll)
+	}
+}
+
+// releaser returns the func that gives a lease back, once.
+func (l *RedisLimiter) releaser(leases, lease string) func() {
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			// A release that fails leaves the lease to expire.
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			l.Client.ZRem(ctx, leases, lease)
+		})
+	}
+}
+
+// Backoff holds every request to host, from every process, until d from
+// now (by the Redis server's clock), or later if a longer backoff is set.
+func (l *RedisLimiter) Backoff(ctx context.Context, host string, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	if err := backoffScript.Run(ctx, l.Client, l.keys(host)[2:], d.Microseconds()).Err(); err != nil {
+		return fmt.Errorf("redis limiter backoff for %s: %w", host, err)
+	}
+	return nil
+}
+
+func newLeaseID() string {
+	var b [12]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+}
