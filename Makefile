@@ -14,7 +14,7 @@ VERSITYGW_VERSION := v1.8.0
 
 .PHONY: help
 help: ## print every target with its description
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-12s %s\n", $$1, $$2}'
 
 .PHONY: build
 build: ## build bin/wildwatch with the version stamped in
@@ -32,14 +32,25 @@ $(TOOLS)/versitygw:
 	GOBIN=$(TOOLS) $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
 
 .PHONY: chromium
-chromium: ## install Debian's chromium when no Chromium is on PATH (the browser tests render with it)
+chromium: ## install Debian's chromium when no Chromium is on PATH, and CJK and Thai fonts (the browser tests render with it)
 	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
 	  echo "installing Debian's chromium"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+	@fc-list :lang=zh family | grep -q . && fc-list :lang=th family | grep -q . || { \
+	  echo "installing Debian's Noto CJK and Thai fonts (screenshots and reports of listings in those scripts)"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq fonts-noto-cjk fonts-thai-tlwg; }
+
+.PHONY: s3cmd
+s3cmd: ## install Debian's s3cmd when it is missing (the S3 tests read evidence back with it, apart from minio-go)
+	@command -v s3cmd >/dev/null || { \
+	  echo "installing Debian's s3cmd"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq s3cmd; }
 
 .PHONY: tools
-tools: $(TOOLS)/staticcheck $(TOOLS)/versitygw chromium ## install what the tests use: staticcheck and versitygw (pinned, into bin/tools) and chromium
+tools: $(TOOLS)/staticcheck $(TOOLS)/versitygw chromium s3cmd ## install what the tests use: staticcheck and versitygw (pinned, into bin/tools), chromium and s3cmd
 
 .PHONY: lint
 lint: $(TOOLS)/staticcheck ## gofmt, go vet and staticcheck

@@ -29,6 +29,11 @@ type ObjectInfo struct {
 	Size        int64     `json:"size"`
 	ContentType string    `json:"content_type,omitempty"`
 	Modified    time.Time `json:"modified"`
+	// RetentionMode is the object lock mode the store holds the object
+	// under ("COMPLIANCE" or "GOVERNANCE"), empty when it is not locked or
+	// the store does not say; RetainUntil is when that lock ends.
+	RetentionMode string    `json:"retention_mode,omitempty"`
+	RetainUntil   time.Time `json:"retain_until,omitzero"`
 }
 
 // Errors an EvidenceStore returns; test with errors.Is.

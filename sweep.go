@@ -21,13 +21,20 @@ type Sweep struct {
 }
 
 // SweepCounts are a sweep's progress. Pending counts tasks queued or running.
+// New, Changed, Unchanged and Removed split Captures by how each compares
+// with the listing's capture before it (see ChangeNew); captures recorded
+// before changes were tracked are in none of them.
 type SweepCounts struct {
-	Pages    int `json:"pages"`
-	Listings int `json:"listings"`
-	Captures int `json:"captures"`
-	Flags    int `json:"flags"`
-	Errors   int `json:"errors"`
-	Pending  int `json:"pending"`
+	Pages     int `json:"pages"`
+	Listings  int `json:"listings"`
+	Captures  int `json:"captures"`
+	Flags     int `json:"flags"`
+	Errors    int `json:"errors"`
+	Pending   int `json:"pending"`
+	New       int `json:"new"`
+	Changed   int `json:"changed"`
+	Unchanged int `json:"unchanged"`
+	Removed   int `json:"removed"`
 }
 
 // SweepError is one failure recorded on a sweep: an unreachable host, a
@@ -50,4 +57,13 @@ const (
 	ErrKindExtract = "extract" // page did not parse as a listing
 	ErrKindStorage = "storage" // evidence or catalog write failed
 	ErrKindRender  = "render"  // the browser crashed or hung on the page twice
+	// ErrKindThrottled: the host asked for a pause (429 or 503) that has
+	// not passed; the page was not requested.
+	ErrKindThrottled = "throttled"
+	// ErrKindBlocked: the site answered with a block or CAPTCHA page
+	// (detected by status and by the target's block patterns).
+	ErrKindBlocked = "blocked"
+	// ErrKindCapped: the target's daily request cap is spent; the page was
+	// not requested.
+	ErrKindCapped = "capped"
 )

@@ -38,6 +38,41 @@ type Target struct {
 	Render string `yaml:"render,omitempty" json:"render,omitempty"`
 	// Browser configures rendering in headless Chrome.
 	Browser BrowserSettings `yaml:"browser,omitempty" json:"browser,omitempty"`
+	// Removed tells the page of a removed listing from a live one. A
+	// listing captured before that answers 404 or 410 is removed whatever
+	// this says; nil means DefaultRemovedText on pages where the title
+	// selector finds nothing.
+	Removed *RemovedPage `yaml:"removed,omitempty" json:"removed,omitempty"`
+}
+
+// RemovedPage describes the page a marketplace shows, with a 2xx status, in
+// place of a listing that was taken down.
+type RemovedPage struct {
+	// Text are phrases any one of which marks the page as a removal page,
+	// matched without regard to case or runs of white space. Empty means
+	// DefaultRemovedText, unless Selector is set.
+	Text []string `yaml:"text,omitempty" json:"text,omitempty"`
+	// Selector, when set, is a CSS selector: the page is a removal page when
+	// an element it selects is present and, if Text is set, holds one of the
+	// phrases. When empty, the phrases are looked for in the text of the
+	// whole page, and only on pages where the title selector finds nothing.
+	Selector string `yaml:"selector,omitempty" json:"selector,omitempty"`
+}
+
+// DefaultRemovedText are the phrases that mark a removal page when a target
+// says nothing else. They are looked for only on pages that show no listing
+// title.
+var DefaultRemovedText = []string{
+	"listing has been removed",
+	"listing was removed",
+	"listing is no longer available",
+	"listing no longer exists",
+	"item has been removed",
+	"item was removed",
+	"item is no longer available",
+	"this listing has ended",
+	"has been taken down",
+	"no longer available",
 }
 
 // Render modes of a target.

@@ -150,11 +150,17 @@ type CaptureDetail struct {
 	WARCSHA256    string `json:"warc_sha256"`
 	ScreenshotKey string `json:"screenshot_key,omitempty"`
 	DOMKey        string `json:"dom_key,omitempty"`
+	// Change is how the capture compares with the listing's capture before
+	// it; RefersTo, for an unchanged capture recorded as a revisit, the
+	// capture whose WARC holds the response in full.
+	Change        string `json:"change,omitempty"`
+	RefersTo      string `json:"refers_to,omitempty"`
+	PayloadDigest string `json:"payload_digest,omitempty"`
 }
 
 func captureDetail(rec storage.CaptureRecord) CaptureDetail {
 	return CaptureDetail{Capture: rec.Capture, ManifestKey: rec.ManifestKey, WARCKey: rec.WARCKey, WARCSHA256: rec.WARCSHA256,
-		ScreenshotKey: rec.ScreenshotKey, DOMKey: rec.DOMKey}
+		ScreenshotKey: rec.ScreenshotKey, DOMKey: rec.DOMKey, Change: rec.Change, RefersTo: rec.RefersTo, PayloadDigest: rec.PayloadDigest}
 }
 
 func (s *Server) getFlag(w http.ResponseWriter, r *http.Request) {

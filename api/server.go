@@ -26,6 +26,23 @@ type Config struct {
 	// `wildwatch keys` prints; served at /api/v1/keys.
 	PublicKey string
 	Logger    *slog.Logger
+	// Custody is the evidence access log every read through the API is
+	// recorded in; nil means a log in Catalog and Evidence.
+	Custody *storage.Custody
+	// Links signs share links that the API serves at /links/ for stores
+	// that cannot presign URLs (storage.Dir); nil leaves such stores
+	// without share links. Stores that are a storage.Presigner (S3) hand
+	// out presigned URLs instead.
+	Links *storage.LinkSigner
+	// PublicURL is the base of the share links the API serves
+	// ("https://wildwatch.example.org"); empty means the scheme and host
+	// the request creating the link came to.
+	PublicURL string
+	// Signer signs the case bundles made at /api/v1/bundles with the
+	// deployment key; nil answers 503 there. PDF, when set, prints their
+	// reports to PDF on request.
+	Signer *storage.Signer
+	PDF    storage.PDFFunc
 }
 
 // Server is the HTTP API. It is an http.Handler.
@@ -44,6 +61,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Custody == nil {
+		cfg.Custody = &storage.Custody{Catalog: cfg.Catalog, Store: cfg.Evidence, Logger: cfg.Logger}
 	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux()}
 	s.routes()
@@ -71,12 +91,22 @@ func (s *Server) routes() {
 	api.HandleFunc("POST /api/v1/flags/{id}/reviews", require(RoleMonitor, s.review))
 
 	api.HandleFunc("GET /api/v1/captures/{id}", require(RoleMonitor, s.getCapture))
-	api.HandleFunc("GET /api/v1/captures/{id}/warc", require(RoleInvestigator, s.captureWARC))
-	api.HandleFunc("GET /api/v1/captures/{id}/manifest", require(RoleInvestigator, s.captureManifest))
-	api.HandleFunc("GET /api/v1/captures/{id}/screenshot", require(RoleMonitor, s.captureScreenshot))
-	api.HandleFunc("GET /api/v1/captures/{id}/dom", require(RoleInvestigator, s.captureDOM))
+	api.HandleFunc("GET /api/v1/captures/{id}/warc", require(RoleInvestigator, s.logged(storage.ActionReadWARC, s.captureWARC)))
+	api.HandleFunc("GET /api/v1/captures/{id}/manifest", require(RoleInvestigator, s.logged(storage.ActionReadManifest, s.captureManifest)))
+	api.HandleFunc("GET /api/v1/captures/{id}/screenshot", require(RoleMonitor, s.logged(storage.ActionReadScreenshot, s.captureScreenshot)))
+	api.HandleFunc("GET /api/v1/captures/{id}/dom", require(RoleInvestigator, s.logged(storage.ActionReadDOM, s.captureDOM)))
 	api.HandleFunc("GET /api/v1/captures/{id}/extraction", require(RoleMonitor, s.captureExtraction))
+	api.HandleFunc("GET /api/v1/captures/{id}/view", require(RoleMonitor, s.captureView))
+	api.HandleFunc("GET /api/v1/listings", require(RoleMonitor, s.listListings))
+	api.HandleFunc("GET /api/v1/listings/history", require(RoleMonitor, s.listingHistory))
 	s.rulesRoutes(api)
+
+	api.HandleFunc("GET /api/v1/custody", require(RoleInvestigator, s.listCustody))
+	api.HandleFunc("GET /api/v1/custody/verify", require(RoleAdmin, s.verifyCustody))
+	api.HandleFunc("POST /api/v1/links", require(RoleInvestigator, s.createLink))
+	api.HandleFunc("POST /api/v1/bundles", require(RoleInvestigator, s.createBundle))
+	api.HandleFunc("GET /api/v1/bundles/{id}", require(RoleInvestigator, s.logged(storage.ActionExport, s.getBundle)))
+	s.mux.HandleFunc("GET /links/{token}", s.useLink) // no token: the link is the credential
 	s.mux.Handle("/api/", s.authenticate(api))
 }
 

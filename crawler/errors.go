@@ -108,7 +108,10 @@ func classify(rawURL string, err error) *FetchError {
 	}
 	fe = &FetchError{URL: rawURL, Err: err}
 	var ge *GuardError
+	var be *BackoffError
 	switch {
+	case errors.As(err, &be):
+		fe.Kind, fe.Retryable, fe.RetryAfter, fe.Err = wildwatch.ErrKindThrottled, true, be.Remaining, be
 	case errors.Is(err, colly.ErrRobotsTxtBlocked), errors.Is(err, ErrRobots):
 		fe.Kind, fe.Err = wildwatch.ErrKindRobots, ErrRobots
 	case errors.As(err, &ge):

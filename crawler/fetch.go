@@ -90,11 +90,14 @@ func newTransport(policy dialPolicy) *http.Transport {
 	return &http.Transport{
 		// No proxy: the guard checks the address actually connected to,
 		// and libraries read no environment.
-		Proxy:                 nil,
-		DialContext:           guardedDialer(policy).DialContext,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          100,
-		MaxIdleConnsPerHost:   4,
+		Proxy:             nil,
+		DialContext:       guardedDialer(policy).DialContext,
+		ForceAttemptHTTP2: true,
+		MaxIdleConns:      256,
+		// As many idle connections per host as requests a target may have
+		// in flight to it, or each request past the idle limit costs a new
+		// connection, to the site and to this process.
+		MaxIdleConnsPerHost:   64,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -205,7 +206,6 @@ func TestFetchStatus(t *testing.T) {
 		w.WriteHeader(status)
 		fmt.Fprintf(w, "status page %d", status)
 	}))
-	f := newFetcher(t, Config{})
 	tests := []struct {
 		path       string
 		retryable  bool
@@ -223,6 +223,8 @@ func TestFetchStatus(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
 			t.Parallel()
+			// A fetcher each: a 429 or 503 holds its host back.
+			f := newFetcher(t, Config{})
 			c, err := f.Fetch(t.Context(), localTarget(srv), srv.URL+tt.path)
 			fe := fetchError(t, err)
 			var status int
@@ -484,7 +486,8 @@ func TestRobotsUnavailable(t *testing.T) {
 		w.WriteHeader(status)
 		fmt.Fprint(w, "User-agent: *\nDisallow: /private\n")
 	}))
-	f := newFetcher(t, Config{})
+	// A limiter that does not back off, so that each answer is seen.
+	f := newFetcher(t, Config{Limiter: struct{ Limiter }{&HostLimiter{}}})
 	tg := localTarget(srv, func(t *wildwatch.Target) { t.Politeness.ObeyRobots = nil })
 	for _, status := range []int{503, 429} {
 		c, err := f.Fetch(t.Context(), tg, srv.URL+"/page")
@@ -499,6 +502,40 @@ func TestRobotsUnavailable(t *testing.T) {
 	}
 	if got, want := strings.Join(srv.paths(), " "), "/robots.txt /robots.txt /robots.txt /page"; got != want {
 		t.Errorf("server was asked %q, want %q", got, want)
+	}
+}
+
+// TestFetchBacksOff checks that a host answering 429 or 503 is not asked
+// again before its Retry-After has passed: the next fetch fails at once,
+// retryable after the time left, without a request.
+func TestFetchBacksOff(t *testing.T) {
+	t.Parallel()
+	for _, status := range []int{http.StatusTooManyRequests, http.StatusServiceUnavailable} {
+		t.Run(strconv.Itoa(status), func(t *testing.T) {
+			t.Parallel()
+			srv := newTestServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/busy" {
+					w.Header().Set("Retry-After", "600")
+					w.WriteHeader(status)
+				}
+				fmt.Fprint(w, "<h1>page</h1>")
+			}))
+			f := newFetcher(t, Config{})
+			_, err := f.Fetch(t.Context(), localTarget(srv), srv.URL+"/busy")
+			if fe := fetchError(t, err); fe.Status != status || fe.RetryAfter != 10*time.Minute {
+				t.Fatalf("first fetch: %+v, want status %d, retry after 10m", fe, status)
+			}
+			asked := len(srv.paths())
+			c, err := f.Fetch(t.Context(), localTarget(srv), srv.URL+"/other")
+			fe := fetchError(t, err)
+			if c != nil || fe.Kind != wildwatch.ErrKindThrottled || !fe.Retryable ||
+				fe.RetryAfter <= 9*time.Minute || fe.RetryAfter > 10*time.Minute {
+				t.Errorf("second fetch: capture %v, error %+v, want throttled, retryable after about 10m", c, fe)
+			}
+			if p := srv.paths(); len(p) != asked {
+				t.Errorf("the host was asked %v while backing off", p[asked:])
+			}
+		})
 	}
 }
 

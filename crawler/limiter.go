@@ -2,6 +2,7 @@ package crawler
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"sync"
 	"time"
@@ -29,6 +30,22 @@ const DefaultBackoff = 30 * time.Second
 
 // MaxBackoff bounds the pause a host's Retry-After can ask for.
 const MaxBackoff = time.Hour
+
+// MaxBackoffWait is the longest a request waits for a host's pause to end;
+// a longer pause fails the request at once with a *BackoffError, so that a
+// worker is not held and the task is retried when the pause is over.
+const MaxBackoffWait = 5 * time.Second
+
+// BackoffError reports a host that asked for a pause (429 or 503) ending
+// more than MaxBackoffWait from now. The request was not sent.
+type BackoffError struct {
+	Host      string
+	Remaining time.Duration
+}
+
+func (e *BackoffError) Error() string {
+	return fmt.Sprintf("%s asked for a pause; %s of it left", e.Host, e.Remaining.Round(time.Millisecond))
+}
 
 // LimitRule is the politeness asked for one host.
 type LimitRule struct {
@@ -66,13 +83,15 @@ func (l *HostLimiter) Backoff(_ context.Context, host string, d time.Duration) e
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	h := l.state(host)
-	if until := time.Now().Add(d); until.After(h.next) {
-		h.next = until
+	if until := time.Now().Add(d); until.After(h.backoff) {
+		h.backoff = until
 	}
 	return nil
 }
 
 type hostState struct {
+	// backoff is when the host's asked-for pause ends.
+	backoff  time.Time
 	inFlight int
 	// next is the earliest start of the next request.
 	next time.Time
@@ -85,6 +104,10 @@ func (l *HostLimiter) Acquire(ctx context.Context, host string, rule LimitRule) 
 	limit := max(rule.Concurrency, 1)
 	l.mu.Lock()
 	h := l.state(host)
+	if left := time.Until(h.backoff); left > MaxBackoffWait {
+		l.mu.Unlock()
+		return nil, &BackoffError{Host: host, Remaining: left}
+	}
 	for h.inFlight >= limit {
 		freed := h.freed
 		l.mu.Unlock()
@@ -104,6 +127,9 @@ func (l *HostLimiter) Acquire(ctx context.Context, host string, rule LimitRule) 
 	start := now
 	if h.next.After(now) {
 		start = h.next
+	}
+	if h.backoff.After(start) {
+		start = h.backoff
 	}
 	if iv := rule.interval(); iv > 0 {
 		h.next = start.Add(iv)

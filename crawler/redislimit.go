@@ -39,19 +39,24 @@ var (
 
 // acquireScript takes a slot for one request if one is free. KEYS: next
 // start, leases (sorted set of lease → expiry), backoff. ARGV: concurrency,
-// interval in µs, lease TTL in µs, lease id. It returns the µs to wait
-// before the request may start, or -1 when every slot is taken.
+// interval in µs, lease TTL in µs, lease id, longest wait for a backoff in
+// µs. It returns {0, µs to wait before the request may start}, {1, 0} when
+// every slot is taken, or {2, µs left} when the host's backoff ends later
+// than the longest wait.
 var acquireScript = redis.NewScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local back = tonumber(redis.call('GET', KEYS[3]) or '0')
+if back > now + tonumber(ARGV[5]) then
+  return {2, back - now}
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[1]) then
-  return -1
+  return {1, 0}
 end
 local start = now
 local nxt = tonumber(redis.call('GET', KEYS[1]) or '0')
 if nxt > start then start = nxt end
-local back = tonumber(redis.call('GET', KEYS[3]) or '0')
 if back > start then start = back end
 local interval = tonumber(ARGV[2])
 local ttl = tonumber(ARGV[3])
@@ -59,7 +64,7 @@ local keep = math.floor((start - now + interval) / 1000) + 60000
 redis.call('SET', KEYS[1], start + interval, 'PX', keep)
 redis.call('ZADD', KEYS[2], start + ttl, ARGV[4])
 redis.call('PEXPIRE', KEYS[2], math.floor((start - now + ttl) / 1000) + 1000)
-return start - now
+return {0, start - now}
 `)
 
 // backoffScript moves a host's backoff to ARGV[1] µs from now unless it is
@@ -100,23 +105,29 @@ func (l *RedisLimiter) Acquire(ctx context.Context, host string, rule LimitRule)
 	}
 	keys := l.keys(host)
 	lease := newLeaseID()
-	args := []any{max(rule.Concurrency, 1), rule.interval().Microseconds(), ttl.Microseconds(), lease}
+	args := []any{max(rule.Concurrency, 1), rule.interval().Microseconds(), ttl.Microseconds(), lease, MaxBackoffWait.Microseconds()}
 	wait := 5 * time.Millisecond
 	for {
-		v, err := acquireScript.Run(ctx, l.Client, keys, args...).Int64()
+		v, err := acquireScript.Run(ctx, l.Client, keys, args...).Int64Slice()
+		if err == nil && len(v) != 2 {
+			err = fmt.Errorf("unexpected answer %v", v)
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, context.Cause(ctx)
 			}
 			return nil, fmt.Errorf("redis limiter for %s: %w", host, err)
 		}
-		if v >= 0 {
+		switch v[0] {
+		case 0:
 			release := l.releaser(keys[1], lease)
-			if err := sleep(ctx, time.Duration(v)*time.Microsecond); err != nil {
+			if err := sleep(ctx, time.Duration(v[1])*time.Microsecond); err != nil {
 				release()
 				return nil, err
 			}
 			return release, nil
+		case 2:
+			return nil, &BackoffError{Host: host, Remaining: time.Duration(v[1]) * time.Microsecond}
 		}
 		if err := sleep(ctx, wait); err != nil {
 			return nil, err

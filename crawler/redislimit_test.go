@@ -172,6 +172,13 @@ func TestLimiterBackoff(t *testing.T) {
 			if waited := time.Since(begin); waited < pause/2 {
 				t.Errorf("a 1ms backoff after a %v one let a request start after %v", pause, waited)
 			}
+			// A pause longer than a request should wait fails at once.
+			tc.set.(Backoffer).Backoff(t.Context(), "shop.example", time.Minute)
+			_, err = by.Acquire(t.Context(), "shop.example", LimitRule{Concurrency: 1})
+			var be *BackoffError
+			if !errors.As(err, &be) || be.Host != "shop.example" || be.Remaining <= 50*time.Second || be.Remaining > time.Minute {
+				t.Errorf("Acquire during a 1m backoff = %v, want a BackoffError with about 1m left", err)
+			}
 		})
 	}
 }

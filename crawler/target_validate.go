@@ -29,6 +29,7 @@ func (p *targetParser) validate(t wildwatch.Target) error {
 		p.checkSelectors,
 		p.checkLimits,
 		p.checkBrowser,
+		p.checkRemoved,
 	} {
 		if err := check(t); err != nil {
 			return err

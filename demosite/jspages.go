@@ -265,6 +265,10 @@ func (s *Site) jsItem(w http.ResponseWriter, r *http.Request, id string) {
 		s.notFound(w, r)
 		return
 	}
+	if how, gone := s.removal(id); gone {
+		s.serveRemoved(w, r, how)
+		return
+	}
 	v := jsItemShell{ID: l.ID, Lang: l.Lang}
 	switch s.cat.roles[id] {
 	case roleHang:
@@ -278,7 +282,7 @@ func (s *Site) jsItem(w http.ResponseWriter, r *http.Request, id string) {
 // apiSearch answers the search page's script with one batch of results
 // from ?offset=N (default 0).
 func (s *Site) apiSearch(w http.ResponseWriter, r *http.Request) {
-	js := s.cat.js()
+	js := s.listedJS(s.cat.js())
 	offset := 0
 	if v := r.URL.Query().Get("offset"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -307,7 +311,7 @@ func (s *Site) apiSearch(w http.ResponseWriter, r *http.Request) {
 // apiItem answers a listing page's script with its listing.
 func (s *Site) apiItem(w http.ResponseWriter, r *http.Request, id string) {
 	l, ok := s.jsListing(id)
-	if !ok {
+	if _, gone := s.removal(id); !ok || gone {
 		s.sendJSON(w, r, http.StatusNotFound, map[string]string{"error": "no such listing"})
 		return
 	}

@@ -9,6 +9,8 @@
 // page through infinite scroll. One of its pages never finishes loading
 // (an image never answers) and one freezes the tab. Truth tells which
 // listing URLs a correct sweep of the demo target (TargetYAML) flags.
+// Remove takes a listing off the site, the way a takedown would, so that a
+// later sweep finds it gone.
 //
 // Site layout:
 //
@@ -39,6 +41,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -77,6 +80,9 @@ type Site struct {
 	hangLimit time.Duration
 	onRequest func(r *http.Request)
 	cat       *catalog
+
+	mu      sync.Mutex
+	removed map[string]Removal // listing id → how its page answers (Remove)
 }
 
 var _ http.Handler = (*Site)(nil)
@@ -246,6 +252,7 @@ func (s *Site) index(w http.ResponseWriter, r *http.Request, p indexParams) {
 		}
 		page = n
 	}
+	p.entries = s.listed(p.entries)
 	pages := max(1, int(math.Ceil(float64(len(p.entries))/PageSize)))
 	if page > pages {
 		s.notFound(w, r)
@@ -278,6 +285,10 @@ func (s *Site) item(w http.ResponseWriter, r *http.Request, id string, private b
 	role := s.cat.roles[id]
 	if !ok || s.cat.listings[i].JS || (role == rolePrivate) != private {
 		s.notFound(w, r)
+		return
+	}
+	if how, gone := s.removal(id); gone {
+		s.serveRemoved(w, r, how)
 		return
 	}
 	l := s.cat.listings[i]

@@ -124,6 +124,16 @@ politeness:
   allow_private_addresses: true
 # user_agent is left out, so the default User-Agent, which identifies
 # wildwatch, is sent.
+# removed tells the page of a listing taken down from a live one; every
+# sweep checks again the listings earlier sweeps captured, and one whose
+# page answers 404 or 410, or is a removal page, is recorded as removed. It
+# is left out: then a page that shows no listing title and says "listing
+# has been removed" or the like (wildwatch.DefaultRemovedText) is a removal
+# page, as the demo site's removal notice is. A marketplace with a notice
+# of its own would say, for example:
+#   removed:
+#     selector: p.notice
+#     text: ["has been removed by the seller"]
 `))
 
 // TargetYAML returns the demo target, as in

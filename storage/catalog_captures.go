@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path"
+	"strings"
 
 	"github.com/wildwatch/wildwatch"
 )
@@ -33,12 +35,31 @@ type CaptureRecord struct {
 	// is none.
 	ScreenshotKey string `json:"screenshot_key,omitempty"`
 	DOMKey        string `json:"dom_key,omitempty"`
+	// Change is how the capture compares with the capture of the same
+	// listing before it: wildwatch.ChangeNew, ChangeChanged,
+	// ChangeUnchanged or ChangeRemoved; empty for captures recorded before
+	// changes were tracked.
+	Change string `json:"change,omitempty"`
+	// PayloadDigest is the WARC payload digest of the response body,
+	// "sha256:<hex>" (PayloadDigest(Capture.Body)); ContentDigest is
+	// ContentDigest of the capture, which an unchanged capture shares with
+	// the one before it.
+	PayloadDigest string `json:"payload_digest,omitempty"`
+	ContentDigest string `json:"content_digest,omitempty"`
+	// RefersTo is, for a capture whose WARC records its response as a
+	// revisit, the ID of the capture whose WARC holds that response in
+	// full; empty when the capture's own WARC holds it.
+	RefersTo string `json:"refers_to,omitempty"`
 }
 
 // SetEvidence sets r's evidence keys from the manifest Evidence.Record
-// returned: ManifestKey, WARCKey and WARCSHA256, ScreenshotKey and DOMKey.
+// returned: ManifestKey, WARCKey and WARCSHA256, ScreenshotKey and DOMKey
+// (which may be an earlier capture's, when the bytes were the same), and
+// RefersTo, the capture whose WARC a revisit record refers to ("" when the
+// manifest names no revisited manifest).
 func (r *CaptureRecord) SetEvidence(m *Manifest) {
 	r.ManifestKey = ManifestKey(m.SweepID, m.CaptureID)
+	r.RefersTo = ""
 	for _, o := range m.Objects {
 		switch o.Role {
 		case RoleWARC:
@@ -47,18 +68,26 @@ func (r *CaptureRecord) SetEvidence(m *Manifest) {
 			r.ScreenshotKey = o.Key
 		case RoleDOM:
 			r.DOMKey = o.Key
+		case RoleRevisitedManifest:
+			r.RefersTo = strings.TrimSuffix(path.Base(o.Key), manifestSuffix)
 		}
 	}
 }
 
-// PutCapture records a capture. Capture.ID and Capture.SweepID are
-// required. A capture whose ID is stored already is left as it is and added
-// is false, so a retried task may put it again. ErrNotFound when the sweep
-// is unknown.
+// PutCapture records a capture and brings its listing's status (see
+// Listing) up to date in the same transaction. Capture.ID and
+// Capture.SweepID are required. A capture whose ID is stored already is left
+// as it is and added is false, so a retried task may put it again.
+// ErrNotFound when the sweep is unknown.
 func (c *Catalog) PutCapture(ctx context.Context, r CaptureRecord) (added bool, err error) {
 	cp := r.Capture
 	if cp.ID == "" || cp.SweepID == "" {
 		return false, fmt.Errorf("putting capture %q: id and sweep id are required: %w", cp.ID, ErrInvalid)
+	}
+	switch r.Change {
+	case "", wildwatch.ChangeNew, wildwatch.ChangeChanged, wildwatch.ChangeUnchanged, wildwatch.ChangeRemoved:
+	default:
+		return false, fmt.Errorf("putting capture %s: change %q: %w", cp.ID, r.Change, ErrInvalid)
 	}
 	cp.Body, cp.Text = nil, ""
 	meta, err := json.Marshal(cp)
@@ -81,34 +110,43 @@ func (c *Catalog) PutCapture(ctx context.Context, r CaptureRecord) (added bool, 
 		}
 		static = sql.NullString{String: string(b), Valid: true}
 	}
-	res, err := c.db.ExecContext(ctx, `INSERT INTO captures
-		(id, sweep_id, target, url, fetched_at, meta, listing, verdict, manifest_key, warc_key, warc_sha256,
-		 screenshot_key, dom_key, static_listing, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) ON CONFLICT (id) DO NOTHING`,
-		cp.ID, cp.SweepID, cp.Target, cp.URL, unixMicros(cp.FetchedAt), string(meta), string(listing), string(verdict),
-		r.ManifestKey, r.WARCKey, r.WARCSHA256, r.ScreenshotKey, r.DOMKey, static, unixMicros(catalogNow()))
+	err = c.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO captures
+			(id, sweep_id, target, url, fetched_at, meta, listing, verdict, manifest_key, warc_key, warc_sha256,
+			 screenshot_key, dom_key, static_listing, created_at, change, payload_digest, content_digest, refers_to)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+			ON CONFLICT (id) DO NOTHING`,
+			cp.ID, cp.SweepID, cp.Target, cp.URL, unixMicros(cp.FetchedAt), string(meta), string(listing), string(verdict),
+			r.ManifestKey, r.WARCKey, r.WARCSHA256, r.ScreenshotKey, r.DOMKey, static, unixMicros(catalogNow()),
+			r.Change, r.PayloadDigest, r.ContentDigest, r.RefersTo)
+		if err != nil {
+			return err
+		}
+		n, err := rowsAffected(res)
+		if err != nil || n == 0 {
+			return err
+		}
+		added = true
+		return refreshListing(ctx, tx, cp.Target, cp.URL, r.Listing.ID)
+	})
 	if isForeignKeyViolation(err) {
 		return false, fmt.Errorf("putting capture %s: sweep %s: %w", cp.ID, cp.SweepID, ErrNotFound)
 	}
 	if err != nil {
 		return false, fmt.Errorf("putting capture %s: %w", cp.ID, err)
 	}
-	n, err := rowsAffected(res)
-	if err != nil {
-		return false, fmt.Errorf("putting capture %s: %w", cp.ID, err)
-	}
-	return n == 1, nil
+	return added, nil
 }
 
 const captureSelect = `SELECT meta, listing, verdict, manifest_key, warc_key, warc_sha256,
-	screenshot_key, dom_key, static_listing FROM captures`
+	screenshot_key, dom_key, static_listing, change, payload_digest, content_digest, refers_to FROM captures`
 
 func scanCapture(r rowScanner) (CaptureRecord, error) {
 	var meta, listing, verdict string
 	var static sql.NullString
 	var rec CaptureRecord
 	if err := r.Scan(&meta, &listing, &verdict, &rec.ManifestKey, &rec.WARCKey, &rec.WARCSHA256,
-		&rec.ScreenshotKey, &rec.DOMKey, &static); err != nil {
+		&rec.ScreenshotKey, &rec.DOMKey, &static, &rec.Change, &rec.PayloadDigest, &rec.ContentDigest, &rec.RefersTo); err != nil {
 		return CaptureRecord{}, err
 	}
 	if static.Valid {
@@ -158,7 +196,8 @@ func (c *Catalog) ListCaptures(ctx context.Context, sweepID string) ([]CaptureRe
 }
 
 // EachCaptureListing calls fn with the newest capture of every URL in the
-// catalog (by FetchedAt, then ID), one call per URL, in URL order, for
+// catalog that showed its listing (by FetchedAt, then ID; captures of a
+// removed listing's page are not listings), one call per URL, in URL order, for
 // backtests over stored listings. It reads the captures a page at a time
 // and holds no connection while fn runs, so fn may use the catalog and a
 // long backtest does not keep other callers waiting; a capture stored
@@ -168,7 +207,8 @@ func (c *Catalog) EachCaptureListing(ctx context.Context, fn func(rec CaptureRec
 	size := cmp.Or(c.pageSize, defaultPageSize)
 	// A capture is its URL's newest when no capture of the URL is newer;
 	// captures_url (url, fetched_at) serves both the scan and the check.
-	const newest = ` AS c WHERE NOT EXISTS (SELECT 1 FROM captures n WHERE n.url = c.url
+	const newest = ` AS c WHERE c.change <> 'removed' AND NOT EXISTS (SELECT 1 FROM captures n
+		WHERE n.url = c.url AND n.change <> 'removed'
 		AND (n.fetched_at > c.fetched_at OR (n.fetched_at = c.fetched_at AND n.id > c.id)))`
 	var after *string // the last URL of the page before
 	for {

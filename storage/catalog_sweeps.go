@@ -77,7 +77,11 @@ const sweepSelect = `SELECT s.id, s.target, s.status, s.created_at, s.finished_a
 	(SELECT COUNT(*) FROM captures p WHERE p.sweep_id = s.id),
 	(SELECT COUNT(*) FROM flags f WHERE f.sweep_id = s.id),
 	(SELECT COUNT(*) FROM sweep_errors e WHERE e.sweep_id = s.id),
-	(SELECT COUNT(*) FROM sweep_tasks t WHERE t.sweep_id = s.id AND t.state = 'pending')
+	(SELECT COUNT(*) FROM sweep_tasks t WHERE t.sweep_id = s.id AND t.state = 'pending'),
+	(SELECT COUNT(*) FROM captures p WHERE p.sweep_id = s.id AND p.change = 'new'),
+	(SELECT COUNT(*) FROM captures p WHERE p.sweep_id = s.id AND p.change = 'changed'),
+	(SELECT COUNT(*) FROM captures p WHERE p.sweep_id = s.id AND p.change = 'unchanged'),
+	(SELECT COUNT(*) FROM captures p WHERE p.sweep_id = s.id AND p.change = 'removed')
 	FROM sweeps s`
 
 func scanSweep(r rowScanner) (wildwatch.Sweep, error) {
@@ -85,7 +89,8 @@ func scanSweep(r rowScanner) (wildwatch.Sweep, error) {
 	var created int64
 	var finished sql.NullInt64
 	err := r.Scan(&s.ID, &s.Target, &s.Status, &created, &finished,
-		&s.Counts.Pages, &s.Counts.Listings, &s.Counts.Captures, &s.Counts.Flags, &s.Counts.Errors, &s.Counts.Pending)
+		&s.Counts.Pages, &s.Counts.Listings, &s.Counts.Captures, &s.Counts.Flags, &s.Counts.Errors, &s.Counts.Pending,
+		&s.Counts.New, &s.Counts.Changed, &s.Counts.Unchanged, &s.Counts.Removed)
 	if err != nil {
 		return wildwatch.Sweep{}, err
 	}
@@ -100,7 +105,8 @@ func scanSweep(r rowScanner) (wildwatch.Sweep, error) {
 // GetSweep returns the sweep with its counts:
 // Pages are index tasks done, Listings listing tasks in any state, Captures,
 // Flags and Errors the rows recorded for the sweep, Pending the tasks not
-// yet finished.
+// yet finished, and New, Changed, Unchanged and Removed the captures by
+// their change.
 func (c *Catalog) GetSweep(ctx context.Context, id string) (wildwatch.Sweep, error) {
 	s, err := scanSweep(c.db.QueryRowContext(ctx, sweepSelect+` WHERE s.id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {

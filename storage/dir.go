@@ -342,8 +342,9 @@ const (
 
 // ContentTypeForKey returns the content type Dir reports for key, from its
 // extension: ContentTypeWARC for .warc and .warc.gz, ContentTypeManifest
-// for .json, ContentTypeScreenshot for .png, ContentTypeDOM for .html, the
-// system's MIME table for others, application/octet-stream when unknown.
+// for .json, ContentTypeScreenshot for .png, ContentTypeDOM for .html,
+// ContentTypeTimestamp for .tsr, the system's MIME table for others,
+// application/octet-stream when unknown.
 func ContentTypeForKey(key string) string {
 	base := path.Base(key)
 	switch {
@@ -355,6 +356,8 @@ func ContentTypeForKey(key string) string {
 		return ContentTypeScreenshot
 	case strings.HasSuffix(base, ".html"):
 		return ContentTypeDOM
+	case strings.HasSuffix(base, ".tsr"):
+		return ContentTypeTimestamp
 	}
 	if t := mime.TypeByExtension(path.Ext(base)); t != "" {
 		return t

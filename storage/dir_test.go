@@ -1,11 +1,14 @@
 package storage
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/wildwatch/wildwatch"
@@ -131,5 +134,134 @@ func TestContentTypeForKey(t *testing.T) {
 		if got := ContentTypeForKey(tt.key); got != tt.want {
 			t.Errorf("ContentTypeForKey(%q) = %q, want %q", tt.key, got, tt.want)
 		}
+	}
+}
+
+// TestDirEvidenceReadOnly records a rendered, timestamped capture and
+// checks every file it left: regular, read-only (0444) and with one name
+// only (the staging link is gone, so nothing else can write the data).
+func TestDirEvidenceReadOnly(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	d, err := NewDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tsa := newTestTSA(t, tsaOK)
+	ev := &Evidence{Store: d, Signer: testSigner(t), Timestamper: newTestTimestamper(t, tsa.URL), Logger: testLogger(t)}
+	m, err := ev.Record(context.Background(), testWARCParams(testRendered(testCapture("c1", []byte("<html>tiger bone wine</html>")))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{ManifestKey("sweep-1", "c1"): true, TimestampKey("sweep-1", "c1"): true}
+	for _, o := range m.Objects {
+		want[o.Key] = true
+	}
+	err = filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		key := filepath.ToSlash(rel)
+		if !want[key] {
+			t.Errorf("unexpected file %s", key)
+			return nil
+		}
+		delete(want, key)
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return err
+		}
+		if !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o444 {
+			t.Errorf("%s: mode %v, want a regular file with mode 0444", key, fi.Mode())
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && st.Nlink != 1 {
+			t.Errorf("%s: %d links, want 1", key, st.Nlink)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key := range want {
+		t.Errorf("%s was not written", key)
+	}
+}
+
+// TestDirNeverOverwrites: a Put never replaces or changes what is at its
+// key, whoever put it there and whatever it is.
+func TestDirNeverOverwrites(t *testing.T) {
+	t.Parallel()
+	root := t.TempDir()
+	d, err := NewDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	type fileState struct {
+		data  []byte
+		mode  fs.FileMode
+		ino   uint64
+		mtime int64
+	}
+	state := func(p string) fileState {
+		t.Helper()
+		fi, err := os.Lstat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := fileState{mode: fi.Mode(), mtime: fi.ModTime().UnixNano()}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			s.ino = st.Ino
+		}
+		if fi.Mode().IsRegular() {
+			if s.data, err = os.ReadFile(p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return s
+	}
+	putRefused := func(store *Dir, key string) {
+		t.Helper()
+		p := d.path(key)
+		before := state(p)
+		_, err := store.Put(ctx, key, strings.NewReader("replacement"), 11, "")
+		if !errors.Is(err, wildwatch.ErrObjectExists) {
+			t.Errorf("Put over %s = %v, want ErrObjectExists", key, err)
+		}
+		after := state(p)
+		if !bytes.Equal(before.data, after.data) || before.mode != after.mode || before.ino != after.ino || before.mtime != after.mtime {
+			t.Errorf("Put over %s changed the file: %+v → %+v", key, before, after)
+		}
+	}
+
+	// An object this store wrote, refused to this store and to another
+	// Dir on the same root (as another process would open it).
+	if _, err := d.Put(ctx, "captures/s/c.manifest.json", strings.NewReader("{}"), 2, ContentTypeManifest); err != nil {
+		t.Fatal(err)
+	}
+	putRefused(d, "captures/s/c.manifest.json")
+	other, err := NewDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	putRefused(other, "captures/s/c.manifest.json")
+
+	// A writable file another program left at a key: neither replaced nor
+	// made read-only behind its owner's back.
+	writable := d.path("captures/s/writable.json")
+	if err := os.WriteFile(writable, []byte("theirs"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	putRefused(d, "captures/s/writable.json")
+
+	// A symbolic link at a key: Put neither follows it nor replaces it.
+	outside := filepath.Join(t.TempDir(), "outside")
+	if err := os.Symlink(outside, d.path("captures/s/link.json")); err != nil {
+		t.Fatal(err)
+	}
+	putRefused(d, "captures/s/link.json")
+	if _, err := os.Lstat(outside); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Put through a symbolic link created its target: %v", err)
 	}
 }

@@ -16,6 +16,12 @@
 // ManifestKey. VerifyCapture and VerifyPath check a manifest's signature
 // and every object it names, offline when the evidence is a directory.
 //
+// A listing captured again with the same response payload is recorded
+// with a WARC revisit record (Evidence.RevisitOf, WARCParams.Revisit)
+// instead of the payload; its manifest also names the earlier WARC and
+// manifest, so verifying it checks the evidence it leans on. A rendered
+// DOM or screenshot equal to the earlier capture's is not stored again.
+//
 // Keys look like
 //
 //	captures/<sweep>/<capture>/<first 16 hex digits of the WARC's SHA-256>.warc.gz
@@ -27,4 +33,7 @@
 //
 // Catalog is the SQL catalog of targets, sweeps, captures, flags and
 // reviews, on SQLite (embedded) or PostgreSQL (shared by many workers).
+// Each capture says how it compares with the listing's capture before it
+// (new, changed, unchanged, removed), and the catalog keeps each listing's
+// status from its captures (GetListing, ListingHistory).
 package storage

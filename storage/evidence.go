@@ -18,6 +18,10 @@ import (
 type Evidence struct {
 	Store  wildwatch.EvidenceStore
 	Signer *Signer
+	// Timestamper, when set, has each new manifest timestamped (RFC 3161)
+	// once it is stored; the answer is kept under TimestampKey. A failed
+	// timestamp is logged and leaves the capture recorded without one.
+	Timestamper Timestamper
 	// Logger defaults to discarding.
 	Logger *slog.Logger
 }
@@ -37,7 +41,13 @@ const maxManifestBytes = 1 << 20
 //     each left out when empty. The WARC holds the same bytes in resource
 //     records; these objects let them be served and verified alone;
 //  3. the manifest, naming every object above with its SHA-256 and size in
-//     that order, signed, under ManifestKey(sweep, capture).
+//     that order, signed, under ManifestKey(sweep, capture). A screenshot
+//     or DOM equal to an object of p.Earlier is not stored again: the
+//     manifest names the earlier object in its place. For a revisit
+//     (p.Revisit), the WARC and manifest of the revisited capture follow,
+//     with roles RoleRevisitedWARC and RoleRevisitedManifest;
+//  4. with a Timestamper, an RFC 3161 timestamp over the manifest's SHA-256
+//     under TimestampKey(sweep, capture).
 //
 // The manifest is written last and once, so a capture is recorded exactly
 // when its manifest exists. Record is idempotent: when the manifest exists
@@ -84,12 +94,17 @@ func (e *Evidence) Record(ctx context.Context, p WARCParams) (*Manifest, error) 
 		if len(o.data) == 0 {
 			continue
 		}
+		if earlier, ok := p.earlierObject(o.role, o.data); ok {
+			m.Objects = append(m.Objects, earlier)
+			continue
+		}
 		mo, err := e.put(ctx, prefix, o)
 		if err != nil {
 			return nil, fmt.Errorf("recording capture %s: %w", c.ID, err)
 		}
 		m.Objects = append(m.Objects, mo)
 	}
+	m.Objects = append(m.Objects, p.revisitObjects()...)
 	if err := e.Signer.Sign(m); err != nil {
 		return nil, fmt.Errorf("recording capture %s: %w", c.ID, err)
 	}
@@ -106,6 +121,7 @@ func (e *Evidence) Record(ctx context.Context, p WARCParams) (*Manifest, error) 
 	if err != nil {
 		return nil, fmt.Errorf("recording capture %s: %w", c.ID, err)
 	}
+	e.timestampManifest(ctx, log, mkey, data)
 	log.Debug("capture recorded", "manifest", mkey, "objects", len(m.Objects), "warc", m.Objects[0].Key, "bytes", warc.Len())
 	return m, nil
 }
@@ -152,23 +168,30 @@ func (e *Evidence) stored(ctx context.Context, key string) (*Manifest, error) {
 }
 
 func readManifest(ctx context.Context, store wildwatch.EvidenceStore, key string) (*Manifest, error) {
+	_, m, err := readManifestData(ctx, store, key)
+	return m, err
+}
+
+// readManifestData reads the manifest at key and returns its bytes as
+// stored and its parsed form.
+func readManifestData(ctx context.Context, store wildwatch.EvidenceStore, key string) ([]byte, *Manifest, error) {
 	rc, _, err := store.Get(ctx, key)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer rc.Close()
 	data, err := io.ReadAll(io.LimitReader(rc, maxManifestBytes+1))
 	if err != nil {
-		return nil, fmt.Errorf("reading manifest %s: %w", key, err)
+		return nil, nil, fmt.Errorf("reading manifest %s: %w", key, err)
 	}
 	if len(data) > maxManifestBytes {
-		return nil, &manifestParseError{key, fmt.Errorf("larger than %d bytes", maxManifestBytes)}
+		return nil, nil, &manifestParseError{key, fmt.Errorf("larger than %d bytes", maxManifestBytes)}
 	}
 	m, err := ParseManifest(data)
 	if err != nil {
-		return nil, &manifestParseError{key, err}
+		return nil, nil, &manifestParseError{key, err}
 	}
-	return m, nil
+	return data, m, nil
 }
 
 // manifestParseError is a stored manifest that could be read but is not a

@@ -43,13 +43,16 @@ type S3Config struct {
 	// enabled. An existing bucket is used as it is.
 	ObjectLock bool
 	// Retention, when positive, stores every object with an object lock
-	// retention of that long in LockMode; the bucket must have object lock.
-	// It does not rely on a bucket default retention, which not every
-	// server applies to new objects (versitygw v1.8.0 does not).
+	// retention of that long in RetentionMode. The bucket must have object
+	// lock: NewS3 checks it and fails with ErrNoObjectLock when it has not
+	// (with CreateBucket, a bucket it creates gets object lock). It does not
+	// rely on a bucket default retention, which not every server applies to
+	// new objects (versitygw v1.8.0 does not).
 	Retention time.Duration
-	// LockMode is "GOVERNANCE" (default: privileged users may lift the
-	// lock) or "COMPLIANCE" (nobody may, until the retention ends).
-	LockMode string
+	// RetentionMode is RetentionGovernance (default: users allowed to
+	// bypass governance retention may lift the lock) or RetentionCompliance
+	// (nobody may, until the retention ends).
+	RetentionMode string
 	// MaxAttempts bounds the tries of one request that fails transiently
 	// (network errors, 5xx, 429); default 4.
 	MaxAttempts int
@@ -69,7 +72,7 @@ const (
 func (cfg S3Config) withDefaults() S3Config {
 	cfg.MaxAttempts = cmp.Or(cfg.MaxAttempts, defaultS3MaxAttempts)
 	cfg.RetryDelay = cmp.Or(cfg.RetryDelay, defaultS3RetryDelay)
-	cfg.LockMode = cmp.Or(cfg.LockMode, string(minio.Governance))
+	cfg.RetentionMode = cmp.Or(cfg.RetentionMode, RetentionGovernance)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -90,8 +93,8 @@ func (cfg S3Config) validate() error {
 		return fmt.Errorf("negative retry delay %v", cfg.RetryDelay)
 	case cfg.Retention < 0:
 		return fmt.Errorf("negative retention %v", cfg.Retention)
-	case !minio.RetentionMode(cfg.LockMode).IsValid():
-		return fmt.Errorf("lock mode %q: want GOVERNANCE or COMPLIANCE", cfg.LockMode)
+	case cfg.RetentionMode != RetentionGovernance && cfg.RetentionMode != RetentionCompliance:
+		return fmt.Errorf("retention mode %q: want %s or %s", cfg.RetentionMode, RetentionGovernance, RetentionCompliance)
 	}
 	return nil
 }
@@ -118,6 +121,16 @@ func (cfg S3Config) validate() error {
 // with no Content-Encoding, byte for byte. Content-MD5 is also what S3
 // requires for uploads into buckets with object lock.
 //
+// Retention: with S3Config.Retention every Put sends an object lock mode
+// and retain-until date, so each object version is locked from the moment
+// it is stored, whatever the bucket's default retention. Put, Stat and Get
+// report the lock the server holds the object under (ObjectInfo's
+// RetentionMode and RetainUntil, from the X-Amz-Object-Lock-* headers).
+// Object lock protects versions, not keys: a DELETE without a version ID
+// only adds a delete marker and a PUT over the key adds a version, both of
+// which S3 allows; the locked version keeps its bytes and can be neither
+// deleted nor changed until its retention ends.
+//
 // Transient failures (network errors, 5xx, 429, SlowDown) are retried up to
 // MaxAttempts times with exponential backoff bounded by ctx; minio-go's own
 // retries are turned off so the policy is one and visible here. A retried
@@ -133,6 +146,8 @@ type S3 struct {
 var _ wildwatch.EvidenceStore = (*S3)(nil)
 
 // NewS3 connects to the bucket, creating it when cfg.CreateBucket is set.
+// With a Retention it checks that the bucket has object lock enabled and
+// fails with ErrNoObjectLock when it has not.
 func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
@@ -158,24 +173,40 @@ func NewS3(ctx context.Context, cfg S3Config) (*S3, error) {
 	if err != nil {
 		return nil, fmt.Errorf("s3 evidence store: bucket %s: %w", cfg.Bucket, err)
 	}
-	if exists {
-		return s, nil
+	if !exists {
+		if err := s.makeBucket(ctx); err != nil {
+			return nil, fmt.Errorf("s3 evidence store: %w", err)
+		}
 	}
+	if cfg.Retention > 0 {
+		if err := s.checkObjectLock(ctx); err != nil {
+			return nil, fmt.Errorf("s3 evidence store: %w", err)
+		}
+		s.log.Info("evidence objects are locked", "retention", FormatRetention(cfg.Retention), "mode", cfg.RetentionMode)
+	}
+	return s, nil
+}
+
+// makeBucket creates the bucket, with object lock when the configuration
+// asks for it or for a retention.
+func (s *S3) makeBucket(ctx context.Context) error {
+	cfg := s.cfg
 	if !cfg.CreateBucket {
-		return nil, fmt.Errorf("s3 evidence store: bucket %s does not exist", cfg.Bucket)
+		return fmt.Errorf("bucket %s does not exist", cfg.Bucket)
 	}
-	err = s.retry(ctx, "make bucket", "", func(int) error {
-		err := client.MakeBucket(ctx, cfg.Bucket, minio.MakeBucketOptions{Region: cfg.Region, ObjectLocking: cfg.ObjectLock})
+	lock := cfg.ObjectLock || cfg.Retention > 0
+	err := s.retry(ctx, "make bucket", "", func(int) error {
+		err := s.client.MakeBucket(ctx, cfg.Bucket, minio.MakeBucketOptions{Region: cfg.Region, ObjectLocking: lock})
 		if code := minio.ToErrorResponse(err).Code; code == "BucketAlreadyOwnedByYou" || code == "BucketAlreadyExists" {
 			return nil // created meanwhile by another worker
 		}
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("s3 evidence store: creating bucket %s: %w", cfg.Bucket, err)
+		return fmt.Errorf("creating bucket %s: %w", cfg.Bucket, err)
 	}
-	s.log.Info("created evidence bucket", "object_lock", cfg.ObjectLock)
-	return s, nil
+	s.log.Info("created evidence bucket", "object_lock", lock)
+	return nil
 }
 
 // Bucket returns the bucket's name.
@@ -199,12 +230,6 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader, size int64, conte
 	sum := md5.Sum(data)
 	etag := hex.EncodeToString(sum[:])
 
-	if _, err := s.Stat(ctx, key); err == nil {
-		return wildwatch.ObjectInfo{}, fmt.Errorf("storing %s: %w", key, wildwatch.ErrObjectExists)
-	} else if !errors.Is(err, wildwatch.ErrObjectNotFound) {
-		return wildwatch.ObjectInfo{}, err
-	}
-
 	opts := minio.PutObjectOptions{
 		ContentType:          cmp.Or(contentType, "application/octet-stream"),
 		SendContentMd5:       true,
@@ -212,12 +237,14 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader, size int64, conte
 		DisableMultipart:     true,
 	}
 	opts.SetMatchETagExcept("*")
+	var up minio.UploadInfo
 	err := s.retry(ctx, "put", key, func(attempt int) error {
 		if s.cfg.Retention > 0 {
-			opts.Mode = minio.RetentionMode(s.cfg.LockMode)
+			opts.Mode = minio.RetentionMode(s.cfg.RetentionMode)
 			opts.RetainUntilDate = time.Now().Add(s.cfg.Retention)
 		}
-		_, err := s.client.PutObject(ctx, s.cfg.Bucket, key, bytes.NewReader(data), size, opts)
+		var err error
+		up, err = s.client.PutObject(ctx, s.cfg.Bucket, key, bytes.NewReader(data), size, opts)
 		if minio.ToErrorResponse(err).StatusCode != http.StatusPreconditionFailed {
 			return err
 		}
@@ -234,12 +261,23 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader, size int64, conte
 	if err != nil {
 		return wildwatch.ObjectInfo{}, fmt.Errorf("storing %s: %w", key, err)
 	}
+	if s.cfg.Retention == 0 && strings.EqualFold(strings.Trim(up.ETag, `"`), etag) && up.Size == size {
+		// The server's ETag is the MD5 of what it stored: our bytes, not
+		// an encoding of them. Nothing more to read back.
+		return wildwatch.ObjectInfo{Key: key, Size: size, ContentType: opts.ContentType, Modified: cmp.Or(up.LastModified, time.Now().UTC())}, nil
+	}
 	info, err := s.Stat(ctx, key)
 	if err != nil {
 		return wildwatch.ObjectInfo{}, fmt.Errorf("storing %s: stored, but: %w", key, err)
 	}
 	if info.Size != size {
 		return wildwatch.ObjectInfo{}, fmt.Errorf("storing %s: server reports %d bytes, sent %d", key, info.Size, size)
+	}
+	if s.cfg.Retention > 0 && (info.RetentionMode != s.cfg.RetentionMode || info.RetainUntil.IsZero()) {
+		// The object is stored and stays; the caller sees in info what lock
+		// it got.
+		s.log.Error("evidence object stored without the retention asked for", "key", key,
+			"want_mode", s.cfg.RetentionMode, "got_mode", info.RetentionMode, "retain_until", info.RetainUntil)
 	}
 	return info, nil
 }
@@ -288,7 +326,7 @@ func (s *S3) Stat(ctx context.Context, key string) (wildwatch.ObjectInfo, error)
 }
 
 // List implements wildwatch.EvidenceStore. Listings carry no content type
-// (S3 does not return it without a request per object).
+// and no retention (S3 does not return them without a request per object).
 func (s *S3) List(ctx context.Context, prefix string) ([]wildwatch.ObjectInfo, error) {
 	var objs []wildwatch.ObjectInfo
 	err := s.retry(ctx, "list", prefix, func(int) error {
@@ -310,13 +348,17 @@ func (s *S3) List(ctx context.Context, prefix string) ([]wildwatch.ObjectInfo, e
 	return objs, nil
 }
 
+// s3ObjectInfo describes an object from a HEAD or GET answer, with its
+// object lock retention when it has one.
 func s3ObjectInfo(st minio.ObjectInfo) wildwatch.ObjectInfo {
-	return wildwatch.ObjectInfo{
+	info := wildwatch.ObjectInfo{
 		Key:         st.Key,
 		Size:        st.Size,
 		ContentType: st.ContentType,
 		Modified:    st.LastModified.UTC(),
 	}
+	info.RetentionMode, info.RetainUntil = objectRetention(st.Metadata)
+	return info
 }
 
 // s3Error maps "no such key" to wildwatch.ErrObjectNotFound. A HEAD on a

@@ -101,18 +101,22 @@ func TestS3StoresExactBytes(t *testing.T) {
 }
 
 // TestS3ObjectLock stores into a bucket with object lock and a retention:
-// the upload is accepted (it carries Content-MD5), the object is locked and
-// its version cannot be deleted.
+// the upload is accepted (it carries Content-MD5), the object is locked,
+// Put, Stat and Get report the lock, and its version cannot be deleted.
 func TestS3ObjectLock(t *testing.T) {
 	t.Parallel()
+	const retention = 24 * time.Hour
 	s := newTestS3(t, func(c *S3Config) {
 		c.ObjectLock = true
-		c.Retention = 24 * time.Hour
+		c.Retention = retention
 	})
 	ctx := context.Background()
-	if _, err := s.Put(ctx, "locked.json", strings.NewReader("{}"), 2, ContentTypeManifest); err != nil {
+	before := time.Now()
+	put, err := s.Put(ctx, "locked.json", strings.NewReader("{}"), 2, ContentTypeManifest)
+	if err != nil {
 		t.Fatal(err)
 	}
+	after := time.Now()
 	// minio-go cannot parse versitygw's GetObjectRetention answer; the
 	// HEAD headers say the same.
 	st, err := s.client.StatObject(ctx, s.cfg.Bucket, "locked.json", minio.StatObjectOptions{})
@@ -126,12 +130,123 @@ func TestS3ObjectLock(t *testing.T) {
 	if err != nil || !until.After(st.LastModified) {
 		t.Errorf("retain until %q (%v), want after %v", st.Metadata.Get("X-Amz-Object-Lock-Retain-Until-Date"), err, st.LastModified)
 	}
+	// The retain-until date is the retention from the time of the Put (the
+	// server keeps whole seconds).
+	if until.Before(before.Add(retention).Add(-time.Second)) || until.After(after.Add(retention).Add(time.Second)) {
+		t.Errorf("retain until %v, want %v after the Put (between %v and %v)", until, retention, before, after)
+	}
+
+	stat, err := s.Stat(ctx, "locked.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, got, err := s.Get(ctx, "locked.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.Close()
+	for name, info := range map[string]wildwatch.ObjectInfo{"Put": put, "Stat": stat, "Get": got} {
+		if info.RetentionMode != RetentionGovernance || !info.RetainUntil.Equal(until) {
+			t.Errorf("%s reports retention %q until %v, want %s until %v", name, info.RetentionMode, info.RetainUntil, RetentionGovernance, until)
+		}
+	}
+
 	err = s.client.RemoveObject(ctx, s.cfg.Bucket, "locked.json", minio.RemoveObjectOptions{VersionID: st.VersionID})
 	if err == nil {
 		t.Error("deleting the locked version succeeded")
 	}
 	if _, err := s.Put(ctx, "locked.json", strings.NewReader("[]"), 2, ContentTypeManifest); !errors.Is(err, wildwatch.ErrObjectExists) {
 		t.Errorf("second Put = %v, want ErrObjectExists", err)
+	}
+}
+
+// TestS3NoRetention: without a retention, objects are stored unlocked and
+// reported so, even in a bucket with object lock.
+func TestS3NoRetention(t *testing.T) {
+	t.Parallel()
+	for _, lock := range []bool{false, true} {
+		s := newTestS3(t, func(c *S3Config) { c.ObjectLock = lock })
+		info, err := s.Put(context.Background(), "k.json", strings.NewReader("{}"), 2, ContentTypeManifest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.RetentionMode != "" || !info.RetainUntil.IsZero() {
+			t.Errorf("object lock %v: Put reports retention %q until %v, want none", lock, info.RetentionMode, info.RetainUntil)
+		}
+	}
+}
+
+// TestNewS3RetentionNeedsObjectLock: a retention on a bucket without object
+// lock is refused at start, naming the bucket; a bucket the store creates
+// for a retention gets object lock.
+func TestNewS3RetentionNeedsObjectLock(t *testing.T) {
+	t.Parallel()
+	plain := newTestS3(t, nil) // creates the bucket, without object lock
+	cfg := plain.cfg
+	cfg.CreateBucket = false
+	cfg.Retention = 365 * 24 * time.Hour
+	cfg.RetentionMode = RetentionCompliance
+	_, err := NewS3(context.Background(), cfg)
+	if !errors.Is(err, ErrNoObjectLock) {
+		t.Fatalf("NewS3 with a retention on %s = %v, want ErrNoObjectLock", cfg.Bucket, err)
+	}
+	for _, want := range []string{cfg.Bucket, "object lock", "365d", RetentionCompliance} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not say %q", err, want)
+		}
+	}
+
+	s := newTestS3(t, func(c *S3Config) { c.Retention = time.Hour })
+	enabled, _, _, _, err := s.client.GetObjectLockConfig(context.Background(), s.cfg.Bucket)
+	if err != nil || enabled != "Enabled" {
+		t.Errorf("bucket created for a retention: object lock %q, %v; want Enabled", enabled, err)
+	}
+	// The same bucket opened again passes the check.
+	again := s.cfg
+	again.CreateBucket = false
+	if _, err := NewS3(context.Background(), again); err != nil {
+		t.Errorf("NewS3 on a bucket with object lock: %v", err)
+	}
+}
+
+// TestS3RetentionNotApplied: when the server does not report the lock
+// asked for, Put still succeeds (the object is stored) but reports what it
+// got and logs an error. A proxy hides the lock headers of HEAD answers.
+func TestS3RetentionNotApplied(t *testing.T) {
+	t.Parallel()
+	target, err := url.Parse(testS3Server(t).URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httptest.NewServer(&httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.SetURL(target)
+			r.Out.Host = r.In.Host
+		},
+		ModifyResponse: func(resp *http.Response) error {
+			if resp.Request.Method == http.MethodHead {
+				resp.Header.Del("X-Amz-Object-Lock-Mode")
+				resp.Header.Del("X-Amz-Object-Lock-Retain-Until-Date")
+			}
+			return nil
+		},
+	})
+	defer proxy.Close()
+	logs, logger := newLogBuffer(t)
+	s := newTestS3(t, func(c *S3Config) {
+		c.Endpoint = strings.TrimPrefix(proxy.URL, "http://")
+		c.Retention = time.Hour
+		c.Logger = logger
+	})
+	info, err := s.Put(context.Background(), "k.json", strings.NewReader("{}"), 2, ContentTypeManifest)
+	if err != nil {
+		t.Fatalf("Put = %v, want the object stored", err)
+	}
+	if info.RetentionMode != "" || !info.RetainUntil.IsZero() {
+		t.Errorf("Put reports retention %q until %v, want what the server said: none", info.RetentionMode, info.RetainUntil)
+	}
+	if out := logs.String(); !strings.Contains(out, "level=ERROR") || !strings.Contains(out, "without the retention asked for") {
+		t.Errorf("no error logged:\n%s", out)
 	}
 }
 
@@ -299,7 +414,7 @@ func TestNewS3Errors(t *testing.T) {
 		{"scheme in endpoint", S3Config{Endpoint: "http://" + srv.Endpoint, Bucket: "b"}},
 		{"no bucket", S3Config{Endpoint: srv.Endpoint}},
 		{"missing bucket", S3Config{Endpoint: srv.Endpoint, Bucket: "no-such-bucket", AccessKey: srv.AccessKey, SecretKey: srv.SecretKey}},
-		{"bad lock mode", S3Config{Endpoint: srv.Endpoint, Bucket: "b", LockMode: "forever"}},
+		{"bad retention mode", S3Config{Endpoint: srv.Endpoint, Bucket: "b", RetentionMode: "forever"}},
 		{"wrong secret", S3Config{Endpoint: srv.Endpoint, Bucket: "evidence-x", AccessKey: srv.AccessKey, SecretKey: "wrong", CreateBucket: true, Region: "us-east-1"}},
 	}
 	for _, tt := range tests {

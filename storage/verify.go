@@ -26,6 +26,13 @@ type VerifyResult struct {
 	OK bool `json:"ok"`
 	// Problems says what failed, one line each, naming the object.
 	Problems []string `json:"problems,omitempty"`
+	// TimestampStatus says whether an RFC 3161 timestamp of the manifest is
+	// stored beside it and verifies: TimestampVerified, TimestampNone or
+	// TimestampInvalid (a Problem says why). Empty when the manifest could
+	// not be read.
+	TimestampStatus string `json:"timestamp_status,omitempty"`
+	// Timestamp is what a verified timestamp attests, its time first.
+	Timestamp *Timestamp `json:"timestamp,omitempty"`
 }
 
 func (r *VerifyResult) problem(format string, args ...any) {
@@ -36,12 +43,15 @@ func (r *VerifyResult) problem(format string, args ...any) {
 // store: that the manifest parses, is stored under the key its sweep and
 // capture IDs give, and carries a valid signature by pub; then that every
 // object it names, whatever its role (the WARC, a rendered capture's
-// screenshot and DOM), exists with the size and SHA-256 it states. Findings are
-// Problems in the result; the error is for failures to check at all (the
-// manifest is missing, the store cannot be read, ctx ended).
+// screenshot and DOM), exists with the size and SHA-256 it states; and that
+// the RFC 3161 timestamp stored beside the manifest, if there is one,
+// covers the manifest's bytes and is signed by the certificate it carries
+// (VerifyTimestamp); a capture without one is reported as TimestampNone.
+// Findings are Problems in the result; the error is for failures to check
+// at all (the manifest is missing, the store cannot be read, ctx ended).
 func VerifyCapture(ctx context.Context, store wildwatch.EvidenceStore, manifestKey string, pub ed25519.PublicKey) (VerifyResult, error) {
 	res := VerifyResult{ManifestKey: manifestKey}
-	m, err := readManifest(ctx, store, manifestKey)
+	data, m, err := readManifestData(ctx, store, manifestKey)
 	if err != nil {
 		var perr *manifestParseError
 		if !errors.As(err, &perr) {
@@ -64,6 +74,9 @@ func VerifyCapture(ctx context.Context, store wildwatch.EvidenceStore, manifestK
 		if err := verifyObject(ctx, store, o, &res); err != nil {
 			return res, fmt.Errorf("verifying %s: %w", manifestKey, err)
 		}
+	}
+	if err := verifyManifestTimestamp(ctx, store, manifestKey, data, &res); err != nil {
+		return res, fmt.Errorf("verifying %s: %w", manifestKey, err)
 	}
 	res.OK = len(res.Problems) == 0
 	return res, nil

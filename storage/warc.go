@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nlnwa/gowarc/v3"
@@ -39,6 +40,19 @@ type WARCParams struct {
 	// RuleSet is the "name@version" of the rules that judged the listing;
 	// default Verdict.RuleSet.
 	RuleSet string
+	// Revisit, when set, makes the WARC record the response as a revisit
+	// of an earlier response with the same payload (see Revisit).
+	Revisit *Revisit
+	// Removed, when set, says why the page shows that the listing is gone
+	// (crawler.Removal); it goes into the metadata record.
+	Removed string
+	// Earlier are the rendered DOM and screenshot objects of an earlier
+	// capture of the listing (Evidence.EarlierObjects). A DOM or screenshot
+	// of this capture with the same role, size and SHA-256 as one of them
+	// is not kept again: the WARC leaves its resource record out and the
+	// metadata record names the earlier object under "reused", and
+	// Evidence.Record names the earlier object in the manifest.
+	Earlier []ManifestObject
 }
 
 func (p WARCParams) withDefaults() WARCParams {
@@ -62,6 +76,17 @@ const (
 	warcTypeMetadata = "application/json"
 )
 
+// gzipWriters are reused: a compressor's state is large, and making one
+// for every WARC cost more than compressing a listing page.
+var gzipWriters = sync.Pool{New: func() any {
+	gz, _ := gzip.NewWriterLevel(io.Discard, warcGzipLevel)
+	return gz
+}}
+
+// warcGzipLevel trades a little size for much less CPU: listing pages are
+// small and compress well at any level.
+const warcGzipLevel = gzip.BestSpeed
+
 // WriteWARC writes one gzip-compressed WARC 1.1 file for a capture, each
 // record its own gzip member:
 //
@@ -81,11 +106,19 @@ const (
 //     records: the rendered DOM (ContentTypeDOM, WARC-Target-URI
 //     "urn:wildwatch:dom:" + the target URI) and the full-page screenshot
 //     (ContentTypeScreenshot, "urn:wildwatch:screenshot:" + the target
-//     URI), each dated Rendering.RenderedAt; one whose bytes are empty is
-//     left out;
+//     URI), each dated Rendering.RenderedAt; one whose bytes are empty, or
+//     the same as an object of WARCParams.Earlier, is left out;
 //   - metadata: application/json {"listing": …, "verdict": …, "mode": …,
 //     "mode_reason": …, "rendered": {"viewport", "rendered_at", "browser",
-//     "warnings"}}, the last three omitted when the capture has none.
+//     "warnings"}, "removed": …, "revisit_of": …, "reused": […]}, each of
+//     the last six omitted when the capture has none.
+//
+// With WARCParams.Revisit the response record is replaced by a revisit
+// record of the identical-payload-digest profile (WARC 1.1, section 6.7.2):
+// WARC-Refers-To, WARC-Refers-To-Target-URI and WARC-Refers-To-Date name
+// the earlier response record, WARC-Payload-Digest is the payload's digest
+// (which must be Revisit.PayloadDigest), and the block is the status line
+// and response header alone, the payload left out.
 //
 // Every record has a WARC-Record-ID, WARC-Date (the capture's FetchedAt,
 // else StartedAt, in UTC; RenderedAt for resource records when set) and
@@ -130,15 +163,24 @@ func WriteWARC(w io.Writer, p WARCParams) error {
 		return fmt.Errorf("writing warc: capture %s: %w", c.ID, err)
 	}
 	ids := struct{ info, request, response, metadata string }{newRecordID(), newRecordID(), newRecordID(), newRecordID()}
-	metadata, err := json.Marshal(warcMetadata{
+	meta := warcMetadata{
 		Listing:    p.Listing,
 		Verdict:    p.Verdict,
 		Mode:       c.Mode,
 		ModeReason: c.ModeReason,
 		Rendered:   c.Rendered,
-	})
-	if err != nil {
-		return fmt.Errorf("writing warc: capture %s: %w", c.ID, err)
+		Removed:    p.Removed,
+	}
+	response := warcRecordSpec{
+		kind: gowarc.Response, id: ids.response, contentType: warcTypeResponse,
+		target: target, ip: ip, truncated: c.Truncated,
+		block: responseBlock(c),
+	}
+	if rv := p.Revisit; rv != nil {
+		if response, err = revisitRecord(c, rv, ids.response, target, ip); err != nil {
+			return fmt.Errorf("writing warc: capture %s: %w", c.ID, err)
+		}
+		meta.RevisitOf = &warcRevisitOf{CaptureID: rv.CaptureID, RecordID: rv.RecordID, WARC: rv.WARC.Key}
 	}
 
 	records := []warcRecordSpec{
@@ -151,19 +193,22 @@ func WriteWARC(w io.Writer, p WARCParams) error {
 			target: target, concurrentTo: ids.response,
 			block: requestBlock(c, u),
 		},
-		{
-			kind: gowarc.Response, id: ids.response, contentType: warcTypeResponse,
-			target: target, ip: ip, truncated: c.Truncated,
-			block: responseBlock(c),
-		},
+		response,
 	}
-	records = append(records, renderedRecords(c.Rendered, target, ids.response)...)
+	rendered, reused := renderedRecords(p, target, ids.response)
+	records = append(records, rendered...)
+	meta.Reused = reused
+	metadata, err := json.Marshal(meta)
+	if err != nil {
+		return fmt.Errorf("writing warc: capture %s: %w", c.ID, err)
+	}
 	records = append(records, warcRecordSpec{
 		kind: gowarc.Metadata, id: ids.metadata, contentType: warcTypeMetadata,
 		target: target, concurrentTo: ids.response,
 		block: metadata,
 	})
-	gz := gzip.NewWriter(w)
+	gz := gzipWriters.Get().(*gzip.Writer)
+	defer gzipWriters.Put(gz)
 	for _, spec := range records {
 		if spec.date.IsZero() {
 			spec.date = date
@@ -191,6 +236,17 @@ type warcMetadata struct {
 	Mode       string               `json:"mode,omitempty"`
 	ModeReason string               `json:"mode_reason,omitempty"`
 	Rendered   *wildwatch.Rendering `json:"rendered,omitempty"`
+	Removed    string               `json:"removed,omitempty"`
+	RevisitOf  *warcRevisitOf       `json:"revisit_of,omitempty"`
+	Reused     []ManifestObject     `json:"reused,omitempty"`
+}
+
+// warcRevisitOf names, in the metadata record, the capture and WARC that
+// hold the response a revisit record refers to.
+type warcRevisitOf struct {
+	CaptureID string `json:"capture_id"`
+	RecordID  string `json:"record_id"`
+	WARC      string `json:"warc"`
 }
 
 // URI prefixes of the resource records of a rendered capture; the target
@@ -200,21 +256,27 @@ const (
 	screenshotURIPrefix = "urn:wildwatch:screenshot:"
 )
 
-// renderedRecords returns the resource records of a rendering, DOM first,
-// each concurrent to the response; none for a nil rendering or empty bytes.
-func renderedRecords(r *wildwatch.Rendering, target, responseID string) []warcRecordSpec {
+// renderedRecords returns the resource records of a capture's rendering,
+// DOM first, each concurrent to the response; none for a static capture or
+// empty bytes. Bytes that an object of p.Earlier holds are left out, and
+// that object is returned among the reused ones instead.
+func renderedRecords(p WARCParams, target, responseID string) (specs []warcRecordSpec, reused []ManifestObject) {
+	r := p.Capture.Rendered
 	if r == nil {
-		return nil
+		return nil, nil
 	}
-	var specs []warcRecordSpec
 	for _, res := range []struct {
-		prefix, contentType string
-		block               []byte
+		role, prefix, contentType string
+		block                     []byte
 	}{
-		{domURIPrefix, ContentTypeDOM, r.DOM},
-		{screenshotURIPrefix, ContentTypeScreenshot, r.Screenshot},
+		{RoleDOM, domURIPrefix, ContentTypeDOM, r.DOM},
+		{RoleScreenshot, screenshotURIPrefix, ContentTypeScreenshot, r.Screenshot},
 	} {
 		if len(res.block) == 0 {
+			continue
+		}
+		if o, ok := p.earlierObject(res.role, res.block); ok {
+			reused = append(reused, o)
 			continue
 		}
 		specs = append(specs, warcRecordSpec{
@@ -223,7 +285,7 @@ func renderedRecords(r *wildwatch.Rendering, target, responseID string) []warcRe
 			concurrentTo: responseID, block: res.block,
 		})
 	}
-	return specs
+	return specs, reused
 }
 
 // newRecordID returns a random (version 4) UUID URN.
@@ -263,6 +325,12 @@ type warcRecordSpec struct {
 	warcinfo     string
 	truncated    bool
 	block        []byte
+	// payloadDigest, when set, is written as WARC-Payload-Digest instead of
+	// one computed from the block (revisit records, whose block has no
+	// payload).
+	payloadDigest string
+	// refersTo names the record a revisit record refers to.
+	refersTo *Revisit
 }
 
 var (
@@ -294,9 +362,17 @@ func (s warcRecordSpec) write(w io.Writer) error {
 	if s.truncated {
 		h.Add(gowarc.WarcTruncated, "length")
 	}
+	if r := s.refersTo; r != nil {
+		h.Add(gowarc.WarcProfile, gowarc.ProfileIdenticalPayloadDigestV1_1)
+		h.AddId(gowarc.WarcRefersTo, r.RecordID)
+		h.Add(gowarc.WarcRefersToTargetURI, r.TargetURI)
+		h.AddTimeNano(gowarc.WarcRefersToDate, r.Date)
+	}
 	h.Add(gowarc.ContentType, s.contentType)
 	h.Add(gowarc.WarcBlockDigest, sha256Label(s.block))
-	if s.kind == gowarc.Request || s.kind == gowarc.Response {
+	if s.payloadDigest != "" {
+		h.Add(gowarc.WarcPayloadDigest, s.payloadDigest)
+	} else if s.kind == gowarc.Request || s.kind == gowarc.Response {
 		i := bytes.Index(s.block, warcCRLFCRLF)
 		if i < 0 {
 			return errors.New("http block without end of header")
@@ -392,6 +468,12 @@ func requestBlock(c *wildwatch.Capture, u *url.URL) []byte {
 // responseBlock is the status line, the response header with its framing
 // made to agree with the stored body, and the body.
 func responseBlock(c *wildwatch.Capture) []byte {
+	return append(responseHead(c), c.Body...)
+}
+
+// responseHead is the status line and the response header of
+// responseBlock, with the blank line that ends them.
+func responseHead(c *wildwatch.Capture) []byte {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "%s %d %s\r\n", httpProto(c), c.Status, cmp.Or(http.StatusText(c.Status), "Unknown"))
 	h := c.Header.Clone()
@@ -409,6 +491,5 @@ func responseBlock(c *wildwatch.Capture) []byte {
 	h.Set("Content-Length", length)
 	_ = h.Write(&b)
 	b.WriteString("\r\n")
-	b.Write(c.Body)
 	return b.Bytes()
 }

@@ -2,45 +2,14 @@ package storage
 
 import (
 	"bytes"
-	"context"
-	"encoding/json"
-	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
-	"time"
 
 	"github.com/wildwatch/wildwatch"
+	"github.com/wildwatch/wildwatch/internal/warciotest"
 )
-
-// warcioVersion is the webrecorder warcio.js release TestWARCReadByWarcio
-// reads our WARCs with.
-const warcioVersion = "2.4.11"
-
-// warcioScript prints one JSON line per record of the WARC named by
-// argv[3], read with the warcio module at the file URL argv[2].
-const warcioScript = `
-import { createReadStream } from "node:fs";
-import { createHash } from "node:crypto";
-const { WARCParser } = await import(process.argv[2]);
-const parser = new WARCParser(createReadStream(process.argv[3]));
-for await (const record of parser) {
-  const payload = await record.readFully(false);
-  console.log(JSON.stringify({
-    type: record.warcType,
-    target: record.warcTargetURI ?? "",
-    id: record.warcHeader("WARC-Record-ID"),
-    concurrentTo: (record.warcConcurrentTo ?? []).join(" "),
-    payloadDigest: record.warcPayloadDigest ?? "",
-    blockDigest: record.warcBlockDigest ?? "",
-    status: record.httpHeaders ? Number(record.httpHeaders.statusCode ?? 0) : 0,
-    payloadSHA256: "sha256:" + createHash("sha256").update(payload).digest("hex"),
-  }));
-}
-`
 
 // TestWARCReadByWarcio reads WARCs with webrecorder's warcio.js, an
 // independent implementation, installed from npm into the user cache
@@ -77,40 +46,11 @@ func checkWarcio(t *testing.T, module string, c *wildwatch.Capture) {
 	if err := WriteWARC(&buf, testWARCParams(c)); err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	warcPath := filepath.Join(dir, "c1.warc.gz")
-	scriptPath := filepath.Join(dir, "read.mjs")
+	warcPath := filepath.Join(t.TempDir(), "c1.warc.gz")
 	if err := os.WriteFile(warcPath, buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(scriptPath, []byte(warcioScript), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", scriptPath, (&url.URL{Scheme: "file", Path: module}).String(), warcPath)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("node: %v\n%s", err, stderr.Bytes())
-	}
-	if stderr.Len() > 0 {
-		t.Errorf("warcio complained:\n%s", stderr.Bytes())
-	}
-
-	type record struct {
-		Type, Target, ID, ConcurrentTo, PayloadDigest, BlockDigest, PayloadSHA256 string
-		Status                                                                    int
-	}
-	var recs []record
-	for line := range strings.SplitSeq(strings.TrimSpace(string(out)), "\n") {
-		var r record
-		if err := json.Unmarshal([]byte(line), &r); err != nil {
-			t.Fatalf("script output %q: %v", line, err)
-		}
-		recs = append(recs, r)
-	}
+	recs := warciotest.Read(t, module, warcPath)
 	var kinds []string
 	for _, r := range recs {
 		kinds = append(kinds, r.Type)
@@ -132,7 +72,7 @@ func checkWarcio(t *testing.T, module string, c *wildwatch.Capture) {
 	if want := sha256Digest(c.Body); resp.PayloadSHA256 != want || resp.PayloadDigest != want {
 		t.Errorf("warcio payload %s, header %s; want %s (the captured body)", resp.PayloadSHA256, resp.PayloadDigest, want)
 	}
-	for _, r := range append([]record{req, meta}, recs[3:len(recs)-1]...) {
+	for _, r := range append([]warciotest.Record{req, meta}, recs[3:len(recs)-1]...) {
 		if r.ConcurrentTo != resp.ID {
 			t.Errorf("%s %s concurrent to %q, want %q", r.Type, r.Target, r.ConcurrentTo, resp.ID)
 		}
@@ -162,47 +102,8 @@ func checkWarcio(t *testing.T, module string, c *wildwatch.Capture) {
 }
 
 // installWarcio returns the path of warcio's ES module entry point,
-// installing the package with npm into <user cache>/wildwatch-test on first
-// use. It installs into a fresh directory and renames it into place, so
-// concurrent test runs never see half an install.
+// installing it on first use (warciotest.Install).
 func installWarcio(t *testing.T) string {
 	t.Helper()
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		t.Fatalf("no cache directory for warcio: %v", err)
-	}
-	dir := filepath.Join(cache, "wildwatch-test", "warcio-"+warcioVersion)
-	entry := filepath.Join(dir, "node_modules", "warcio", "dist", "index.js")
-	if _, err := os.Stat(entry); err == nil {
-		return entry
-	}
-	for _, tool := range []string{"node", "npm"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is needed to check WARCs with warcio: %v", tool, err)
-		}
-	}
-	if err := os.MkdirAll(filepath.Dir(dir), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	tmp, err := os.MkdirTemp(filepath.Dir(dir), "install-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(tmp)
-	if err := os.WriteFile(filepath.Join(tmp, "package.json"), []byte(`{"private": true}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "npm", "install", "--no-audit", "--no-fund", "--ignore-scripts", "--prefix", tmp, "warcio@"+warcioVersion)
-	cmd.Dir = tmp
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("npm install warcio@%s: %v\n%s", warcioVersion, err, out)
-	}
-	if err := os.Rename(tmp, dir); err != nil {
-		if _, serr := os.Stat(entry); serr != nil { // not installed meanwhile by another run
-			t.Fatalf("installing warcio: %v", err)
-		}
-	}
-	return entry
+	return warciotest.Install(t)
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 
 	"github.com/hibiken/asynq"
 
@@ -68,6 +69,9 @@ func (h *handlers) start(ctx context.Context, p payload) error {
 			return err
 		}
 	}
+	if err := h.revisitKnown(ctx, p, t); err != nil {
+		return err
+	}
 	return h.finish(ctx, p, false)
 }
 
@@ -95,7 +99,9 @@ func (h *handlers) indexPage(ctx context.Context, p payload, t wildwatch.Target,
 	if err != nil {
 		return h.failed(ctx, p, &taskError{kind: wildwatch.ErrKindExtract, err: err})
 	}
-	n, err := h.catalog.CountTasks(ctx, p.Sweep, wildwatch.PageListing)
+	// The limit bounds the listings found on index pages; the known
+	// listings checked again (revisitKnown) are not counted.
+	n, err := h.catalog.CountFoundListings(ctx, p.Sweep)
 	if err != nil {
 		return fmt.Errorf("counting listings: %w", err)
 	}
@@ -104,7 +110,7 @@ func (h *handlers) indexPage(ctx context.Context, p payload, t wildwatch.Target,
 			h.logger.InfoContext(ctx, "listing limit reached", "sweep", p.Sweep, "limit", t.Limits.MaxListings)
 			break
 		}
-		st := storage.SweepTask{SweepID: p.Sweep, Key: taskKey(wildwatch.PageListing, u), Kind: wildwatch.PageListing, URL: u}
+		st := storage.SweepTask{SweepID: p.Sweep, Key: taskKey(wildwatch.PageListing, u), Kind: wildwatch.PageListing, URL: u, Page: max(p.Page, 1)}
 		added, err := h.enq.enqueuePage(ctx, t, st)
 		if err != nil {
 			return err
@@ -133,6 +139,9 @@ func (h *handlers) listing(ctx context.Context, p payload) error {
 		return err
 	}
 	c, err := h.fetcher.Fetch(ctx, t, p.URL)
+	if done, rerr := h.removal(ctx, p, t, c); done {
+		return rerr
+	}
 	if err != nil {
 		return h.failed(ctx, p, err)
 	}
@@ -167,10 +176,17 @@ func (h *handlers) render(ctx context.Context, p payload) error {
 		return err
 	}
 	c, err := h.browser.Render(ctx, t, p.URL, p.Kind)
+	if c != nil {
+		c.Mode, c.ModeReason = wildwatch.RenderBrowser, p.Reason
+	}
+	if p.Kind == wildwatch.PageListing {
+		if done, rerr := h.removal(ctx, p, t, c); done {
+			return rerr
+		}
+	}
 	if err != nil {
 		return h.failed(ctx, p, err)
 	}
-	c.Mode, c.ModeReason = wildwatch.RenderBrowser, p.Reason
 	if p.Kind == wildwatch.PageIndex {
 		return h.indexPage(ctx, p, t, c.FinalURL, string(c.Rendered.DOM))
 	}
@@ -198,8 +214,11 @@ func (h *handlers) captured(ctx context.Context, p payload) (bool, error) {
 	return true, h.finish(ctx, p, false)
 }
 
-// record matches a listing, keeps the evidence, records the capture and,
-// when the verdict says so, a flag; then finishes the task.
+// record compares a listing's capture with the one before it, matches the
+// listing (or keeps the earlier verdict on unchanged content), keeps the
+// evidence (a revisit record when the response payload is unchanged),
+// records the capture and, when the verdict says so, a flag; then finishes
+// the task.
 func (h *handlers) record(ctx context.Context, p payload, t wildwatch.Target, c *wildwatch.Capture, l wildwatch.Listing, static *wildwatch.Listing) error {
 	id := CaptureID(p.Sweep, p.URL)
 	c.ID, c.SweepID, c.Target = id, p.Sweep, t.Name
@@ -208,13 +227,37 @@ func (h *handlers) record(ctx context.Context, p payload, t wildwatch.Target, c 
 	if err != nil {
 		return err
 	}
-	v := matcher.Match(l)
+	rec := storage.CaptureRecord{Capture: *c, Listing: l, StaticListing: static,
+		PayloadDigest: storage.PayloadDigest(c.Body), ContentDigest: storage.ContentDigest(c)}
+	prev, err := h.previous(ctx, t.Name, p.URL, id)
+	if err != nil {
+		return err
+	}
+	switch {
+	case prev == nil:
+		rec.Change = wildwatch.ChangeNew
+	case prev.ContentDigest == rec.ContentDigest:
+		rec.Change = wildwatch.ChangeUnchanged
+	default:
+		rec.Change = wildwatch.ChangeChanged
+	}
+	if rec.Change == wildwatch.ChangeUnchanged && prev.Verdict.RuleSet == matcher.Version() && reflect.DeepEqual(prev.Listing, l) {
+		rec.Verdict = prev.Verdict
+	} else {
+		rec.Verdict = matcher.Match(l)
+	}
+	params := storage.WARCParams{Capture: c, Listing: l, Verdict: rec.Verdict, RuleSet: matcher.Version()}
+	if prev != nil {
+		params.Revisit = h.revisitOf(ctx, *prev, rec.PayloadDigest)
+		if c.Rendered != nil {
+			params.Earlier = h.earlierObjects(ctx, *prev)
+		}
+	}
 
-	m, err := h.evidence.Record(ctx, storage.WARCParams{Capture: c, Listing: l, Verdict: v, RuleSet: matcher.Version()})
+	m, err := h.evidence.Record(ctx, params)
 	if err != nil {
 		return h.failed(ctx, p, &taskError{kind: wildwatch.ErrKindStorage, retryable: true, err: err})
 	}
-	rec := storage.CaptureRecord{Capture: *c, Listing: l, Verdict: v, StaticListing: static}
 	rec.SetEvidence(m)
 	if _, err := h.catalog.PutCapture(ctx, rec); err != nil {
 		return fmt.Errorf("recording capture %s: %w", id, err)
@@ -234,6 +277,13 @@ func (h *handlers) task(p payload, kind string) storage.SweepTask {
 // when the flag exists.
 func (h *handlers) flag(ctx context.Context, rec storage.CaptureRecord) error {
 	if !rec.Verdict.Flagged {
+		return nil
+	}
+	// The same content of a target's listing is flagged once, however often
+	// it is captured; a review of that flag stands for every capture of it.
+	if before, err := h.catalog.FlaggedBefore(ctx, rec.Capture.Target, rec.Capture.URL, rec.ContentDigest, rec.Capture.ID); err != nil {
+		return err
+	} else if before {
 		return nil
 	}
 	f := wildwatch.Flag{

@@ -70,7 +70,6 @@ type bundle struct {
 
 func setup(t *testing.T) *bundle {
 	t.Helper()
-	ctx := context.Background()
 	// A port that was just free: connecting to it is refused.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -82,6 +81,24 @@ func setup(t *testing.T) *bundle {
 	host := strings.TrimPrefix(s.URL, "http://")
 	host, _, _ = net.SplitHostPort(host)
 
+	b := newStack(t, 4)
+	b.site = s
+	b.target = wildwatch.Target{
+		Name:         "tiny",
+		AllowedHosts: []string{host},
+		StartURLs:    []string{s.URL + "/search"},
+		Selectors:    wildwatch.Selectors{ListingLinks: "a.l", Fields: wildwatch.FieldSelectors{Title: "h1.t", Description: "p.d"}},
+		Politeness:   wildwatch.Politeness{RequestsPerSecond: -1, AllowPrivate: true},
+	}
+	return b
+}
+
+// newStack starts a worker with concurrency n on an embedded Redis, a
+// SQLite catalog and a directory evidence store, and a client to start
+// sweeps; the caller sets the site and target.
+func newStack(t *testing.T, n int) *bundle {
+	t.Helper()
+	ctx := context.Background()
 	dir := t.TempDir()
 	logger := slog.New(slog.NewTextHandler(testWriter{t}, nil))
 	redis, err := workers.StartEmbeddedRedis()
@@ -110,7 +127,7 @@ func setup(t *testing.T) *bundle {
 	t.Cleanup(fetcher.Close)
 	ev := &storage.Evidence{Store: store, Signer: signer}
 	w, err := workers.NewWorker(workers.Config{
-		RedisURL: redis.URL(), Concurrency: 4, MaxRetry: 1, RetryBase: 10 * time.Millisecond, PollInterval: 50 * time.Millisecond,
+		RedisURL: redis.URL(), Concurrency: n, MaxRetry: 1, RetryBase: 10 * time.Millisecond, PollInterval: 50 * time.Millisecond,
 		Catalog: cat, Evidence: ev, Fetcher: fetcher, Matcher: m, Logger: logger,
 	})
 	if err != nil {
@@ -125,15 +142,7 @@ func setup(t *testing.T) *bundle {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { client.Close() })
-
-	tg := wildwatch.Target{
-		Name:         "tiny",
-		AllowedHosts: []string{host},
-		StartURLs:    []string{s.URL + "/search"},
-		Selectors:    wildwatch.Selectors{ListingLinks: "a.l", Fields: wildwatch.FieldSelectors{Title: "h1.t", Description: "p.d"}},
-		Politeness:   wildwatch.Politeness{RequestsPerSecond: -1, AllowPrivate: true},
-	}
-	return &bundle{catalog: cat, store: store, evidence: ev, worker: w, client: client, target: tg, site: s, pub: signer.PublicKey()}
+	return &bundle{catalog: cat, store: store, evidence: ev, worker: w, client: client, pub: signer.PublicKey()}
 }
 
 type testWriter struct{ t *testing.T }
@@ -177,7 +186,7 @@ func TestSweepFlagsAndRecordsErrors(t *testing.T) {
 	ctx := context.Background()
 	s := b.sweep(t, b.target)
 
-	want := wildwatch.SweepCounts{Pages: 1, Listings: 4, Captures: 3, Flags: 1, Errors: 1}
+	want := wildwatch.SweepCounts{Pages: 1, Listings: 4, Captures: 3, Flags: 1, Errors: 1, New: 3}
 	if s.Counts != want {
 		t.Errorf("counts %+v, want %+v", s.Counts, want)
 	}

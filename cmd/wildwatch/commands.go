@@ -56,9 +56,13 @@ func commands() []command {
 		{"flags", "flags list [filters] | show ID", runFlags},
 		{"review", "review FLAG_ID --decision confirmed|dismissed [--note TEXT]", runReview},
 		{"capture", "capture show|warc|manifest|screenshot|dom|compare ID [-o FILE]", runCapture},
+		{"listing", "listing history URL | list [filters]: a listing's captures over time, removals", runListing},
 		{"rules", "rules apply FILE [--activate] | list | show REF | activate NAME@V | diff A B | backtest --rules FILE | stats", runRules},
 		{"match", "match listings (JSON Lines) against a rule set", runMatch},
+		{"export", "export (--sweep ID | --flag ID...) --out CASE.wacz: a signed case bundle (WACZ) with a report", runExport},
 		{"verify", "verify captures' digests and signatures", runVerify},
+		{"custody", "custody verify | list [--object KEY]: the evidence access log (chain of custody)", runCustody},
+		{"link", "link create (--capture ID [--object warc] | --key KEY) [--expires 24h]: a share link to one evidence object", runLink},
 		{"keys", "print the deployment's public key", runKeys},
 		{"token", "token create --name NAME --role monitor|investigator|admin", runToken},
 		{"version", "print the version", func(_ context.Context, e *cmdEnv, _ []string) error {

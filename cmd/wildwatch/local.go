@@ -46,16 +46,23 @@ func runMatch(ctx context.Context, e *cmdEnv, args []string) error {
 // runVerify checks captures: manifest files or directories of them on disk,
 // or manifest keys in the configured evidence store.
 func runVerify(ctx context.Context, e *cmdEnv, args []string) error {
-	fs := newFlagSet(e, "verify", "verify [--pubkey FILE] PATH_OR_KEY...")
+	fs := newFlagSet(e, "verify", "verify [--pubkey FILE] PATH_OR_KEY... | verify CASE.wacz... [--key PUBKEY_FILE | --fingerprint FP]")
 	var o serviceOptions
 	o.register(fs, e.getenv)
 	pubPath := fs.String("pubkey", "", "public key (PEM or ed25519:… text); default: the deployment key under --data")
+	fingerprint := fs.String("fingerprint", "", "case bundles: trust the key a bundle carries only if it has this fingerprint (without --key or --pubkey, an intact bundle exits 3: its key is unauthenticated)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) == 0 {
 		return usageError{"want one or more manifests, directories or manifest keys"}
+	}
+	if bundles, err := isBundleArgs(pos); err != nil || bundles {
+		if err != nil {
+			return err
+		}
+		return verifyBundles(ctx, e, o, pos, *pubPath, *fingerprint)
 	}
 	pub, err := verifyKey(o, *pubPath)
 	if err != nil {
@@ -86,7 +93,7 @@ func runVerify(ctx context.Context, e *cmdEnv, args []string) error {
 	failed := 0
 	for _, r := range results {
 		if r.OK {
-			fmt.Fprintf(e.out, "ok    %s  %s\n", r.CaptureID, r.ManifestKey)
+			fmt.Fprintf(e.out, "ok    %s  %s%s\n", r.CaptureID, r.ManifestKey, timestampNote(r))
 			continue
 		}
 		failed++
@@ -158,4 +165,13 @@ func runToken(ctx context.Context, e *cmdEnv, args []string) error {
 			return err
 		},
 	})
+}
+
+// timestampNote says what a capture's RFC 3161 timestamp attests, or ""
+// when it has none.
+func timestampNote(r storage.VerifyResult) string {
+	if r.TimestampStatus != storage.TimestampVerified || r.Timestamp == nil {
+		return ""
+	}
+	return fmt.Sprintf("  timestamped %s by %s", r.Timestamp.Time.UTC().Format(time.RFC3339), r.Timestamp.Authority)
 }

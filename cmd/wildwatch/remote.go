@@ -72,21 +72,11 @@ func runFlags(ctx context.Context, e *cmdEnv, args []string) error {
 		"list": func(ctx context.Context, e *cmdEnv, args []string) error {
 			fs := newFlagSet(e, "flags list", "flags list [--target T] [--category C] [--status S] [--sweep ID] [--since TIME] [--until TIME] [--limit N] [--offset N]")
 			c := remoteFlags(fs, e)
-			names := []string{"target", "category", "status", "sweep", "since", "until", "limit", "offset"}
-			vals := map[string]*string{}
-			for _, n := range names {
-				vals[n] = fs.String(n, "", "filter: "+n)
-			}
+			query := filterFlags(fs, "target", "category", "status", "sweep", "since", "until", "limit", "offset")
 			if _, err := parseFlags(fs, args); err != nil {
 				return err
 			}
-			q := url.Values{}
-			for _, n := range names {
-				if *vals[n] != "" {
-					q.Set(n, *vals[n])
-				}
-			}
-			fl, err := c.Flags(ctx, q)
+			fl, err := c.Flags(ctx, query())
 			if err != nil {
 				return err
 			}
@@ -130,8 +120,9 @@ func runReview(ctx context.Context, e *cmdEnv, args []string) error {
 func runCapture(ctx context.Context, e *cmdEnv, args []string) error {
 	get := func(object string) func(context.Context, *cmdEnv, []string) error {
 		return func(ctx context.Context, e *cmdEnv, args []string) error {
-			fs := newFlagSet(e, "capture "+object, "capture "+object+" CAPTURE_ID [-o FILE]")
+			fs := newFlagSet(e, "capture "+object, "capture "+object+" CAPTURE_ID [-o FILE] [--data DIR | --database URL: read locally, logged as the OS user]")
 			c := remoteFlags(fs, e)
+			local := registerLocalEvidence(fs, e)
 			out := fs.String("o", "", "write to FILE instead of standard output")
 			arg, err := oneArg(fs, args, "capture ID")
 			if err != nil {
@@ -145,6 +136,9 @@ func runCapture(ctx context.Context, e *cmdEnv, args []string) error {
 				}
 				defer f.Close()
 				w = f
+			}
+			if local.chosen() {
+				return local.download(ctx, e, arg, object, w)
 			}
 			return c.Download(ctx, arg, object, w)
 		}
@@ -167,18 +161,24 @@ func runCapture(ctx context.Context, e *cmdEnv, args []string) error {
 			}
 			return printJSON(e, x)
 		},
-		"show": func(ctx context.Context, e *cmdEnv, args []string) error {
-			fs := newFlagSet(e, "capture show", "capture show CAPTURE_ID")
-			c := remoteFlags(fs, e)
-			arg, err := oneArg(fs, args, "capture ID")
-			if err != nil {
-				return err
-			}
-			cv, err := c.Capture(ctx, arg)
-			if err != nil {
-				return err
-			}
-			return printJSON(e, cv)
-		},
+		"show": runCaptureShow,
 	})
+}
+
+// filterFlags defines a string flag for each API query parameter named and
+// returns the func that gathers those given, once the flags are parsed.
+func filterFlags(fs *flag.FlagSet, names ...string) func() url.Values {
+	vals := make(map[string]*string, len(names))
+	for _, n := range names {
+		vals[n] = fs.String(n, "", "filter: "+n)
+	}
+	return func() url.Values {
+		q := url.Values{}
+		for _, n := range names {
+			if *vals[n] != "" {
+				q.Set(n, *vals[n])
+			}
+		}
+		return q
+	}
 }

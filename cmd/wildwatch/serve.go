@@ -23,6 +23,7 @@ func runServe(ctx context.Context, e *cmdEnv, args []string) error {
 	var o serviceOptions
 	o.register(fs, e.getenv)
 	addr := fs.String("addr", "127.0.0.1:8080", "API listen address")
+	publicURL := fs.String("public-url", e.getenv("WILDWATCH_PUBLIC_URL"), "the API's address as others reach it (https://wildwatch.example.org), for share links; empty uses the address each request came to (env WILDWATCH_PUBLIC_URL)")
 	concurrency := fs.Int("concurrency", 8, "tasks handled at once")
 	demo := fs.Bool("demo", false, "also serve the demo marketplace and apply its target")
 	demoAddr := fs.String("demo-addr", "127.0.0.1:8090", "demo marketplace listen address (with --demo)")
@@ -46,8 +47,8 @@ func runServe(ctx context.Context, e *cmdEnv, args []string) error {
 		return err
 	}
 	defer stop()
-	srv, err := api.New(api.Config{Catalog: st.catalog, Evidence: st.store, Sweeps: queue, Logger: e.logger,
-		PublicKey: storage.FormatPublicKey(st.signer.PublicKey())})
+	srv, err := api.New(api.Config{Catalog: st.catalog, Evidence: st.store, Sweeps: queue, Logger: e.logger, Links: st.signer.LinkSigner(),
+		PublicKey: storage.FormatPublicKey(st.signer.PublicKey()), Signer: st.signer, PDF: st.browser.PrintPDF, PublicURL: *publicURL})
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/wildwatch/wildwatch"
 	"github.com/wildwatch/wildwatch/crawler"
 	"github.com/wildwatch/wildwatch/rules"
@@ -39,6 +40,12 @@ type serviceOptions struct {
 	chromePath  string
 	tabs        int
 	pageTimeout time.Duration
+
+	// retention and retentionMode lock S3 evidence (storage.ParseRetention,
+	// storage.ParseRetentionMode); tsaURL has manifests timestamped.
+	retention     string
+	retentionMode string
+	tsaURL        string
 }
 
 func (o *serviceOptions) register(fs *flag.FlagSet, getenv func(string) string) {
@@ -50,6 +57,9 @@ func (o *serviceOptions) register(fs *flag.FlagSet, getenv func(string) string) 
 	fs.StringVar(&o.s3Region, "s3-region", getenv("WILDWATCH_S3_REGION"), "S3 region (env WILDWATCH_S3_REGION)")
 	fs.BoolVar(&o.s3Secure, "s3-tls", getenv("WILDWATCH_S3_TLS") != "false", "use HTTPS for S3 (env WILDWATCH_S3_TLS=false turns it off)")
 	fs.BoolVar(&o.s3Create, "s3-create-bucket", false, "create the S3 bucket when it does not exist")
+	fs.StringVar(&o.retention, "retention", getenv("WILDWATCH_RETENTION"), "S3 evidence: lock every object for this long, e.g. 365d or 720h; the bucket must have object lock (--s3-create-bucket makes one with it) (env WILDWATCH_RETENTION)")
+	fs.StringVar(&o.retentionMode, "retention-mode", cmp.Or(getenv("WILDWATCH_RETENTION_MODE"), storage.RetentionGovernance), "object lock mode for --retention: GOVERNANCE (users allowed to bypass governance may lift it) or COMPLIANCE (nobody can, until it ends) (env WILDWATCH_RETENTION_MODE)")
+	fs.StringVar(&o.tsaURL, "tsa-url", getenv("WILDWATCH_TSA_URL"), "RFC 3161 time-stamping authority URL: each new manifest gets a timestamp token beside it (CAPTURE.manifest.tsr); a failed request leaves the capture without one (env WILDWATCH_TSA_URL)")
 	o.s3AccessKey = getenv("WILDWATCH_S3_ACCESS_KEY")
 	o.s3SecretKey = getenv("WILDWATCH_S3_SECRET_KEY")
 	fs.StringVar(&o.keyPath, "key", getenv("WILDWATCH_KEY"), "Ed25519 evidence signing key (PEM); created on first start; empty means DATA/keys/evidence.key (env WILDWATCH_KEY)")
@@ -77,6 +87,11 @@ type stack struct {
 	matcher  *rules.Matcher
 	// retryBase is the workers' first retry delay.
 	retryBase time.Duration
+	// limitRedis holds the per-host limits shared by every worker; nil on
+	// the in-process Redis.
+	limitRedis *redis.Client
+	// timestamper is nil without --tsa-url.
+	timestamper storage.Timestamper
 }
 
 func openStack(ctx context.Context, o serviceOptions, logger *slog.Logger) (_ *stack, err error) {
@@ -106,7 +121,25 @@ func openStack(ctx context.Context, o serviceOptions, logger *slog.Logger) (_ *s
 	if s.signer, err = storage.LoadOrCreateKey(o.signingKeyPath()); err != nil {
 		return nil, fmt.Errorf("signing key: %w", err)
 	}
-	s.fetcher = crawler.New(crawler.Config{Logger: logger})
+	if o.tsaURL != "" {
+		tsa, err := storage.NewTSA(storage.TSAConfig{URL: o.tsaURL})
+		if err != nil {
+			return nil, fmt.Errorf("--tsa-url: %w", err)
+		}
+		s.timestamper = tsa
+		logger.Info("manifests are timestamped", "tsa", o.tsaURL)
+	}
+	var limiter crawler.Limiter // per process on the in-process Redis
+	if o.redisURL != "" {
+		// Every worker on this Redis keeps one set of per-host limits.
+		opt, err := redis.ParseURL(o.redisURL)
+		if err != nil {
+			return nil, fmt.Errorf("--redis: %w", err)
+		}
+		s.limitRedis = redis.NewClient(opt)
+		limiter = &crawler.RedisLimiter{Client: s.limitRedis}
+	}
+	s.fetcher = crawler.New(crawler.Config{Logger: logger, Limiter: limiter})
 	s.browser = s.fetcher.NewBrowser(crawler.BrowserConfig{RemoteURL: o.chromeURL, ExecPath: o.chromePath, Tabs: o.tabs, PageTimeout: o.pageTimeout, Logger: logger})
 	if s.matcher, err = loadMatcher(o.rulesPath); err != nil {
 		return nil, err
@@ -120,6 +153,17 @@ func openStack(ctx context.Context, o serviceOptions, logger *slog.Logger) (_ *s
 }
 
 func openEvidenceStore(ctx context.Context, o serviceOptions, logger *slog.Logger) (wildwatch.EvidenceStore, error) {
+	retention, err := storage.ParseRetention(o.retention)
+	if err != nil {
+		return nil, fmt.Errorf("--retention: %w", err)
+	}
+	mode, err := storage.ParseRetentionMode(o.retentionMode)
+	if err != nil {
+		return nil, fmt.Errorf("--retention-mode: %w", err)
+	}
+	if retention > 0 && o.s3Endpoint == "" {
+		return nil, errors.New("--retention locks objects in S3 and needs --s3-endpoint; the local evidence directory keeps files read-only and never overwrites them, but has no retention lock")
+	}
 	if o.s3Endpoint == "" {
 		d, err := storage.NewDir(filepath.Join(o.dataDir, "evidence"))
 		if err != nil {
@@ -133,7 +177,11 @@ func openEvidenceStore(ctx context.Context, o serviceOptions, logger *slog.Logge
 	s3, err := storage.NewS3(ctx, storage.S3Config{
 		Endpoint: o.s3Endpoint, Bucket: o.s3Bucket, Region: o.s3Region, Secure: o.s3Secure,
 		AccessKey: o.s3AccessKey, SecretKey: o.s3SecretKey, CreateBucket: o.s3Create, Logger: logger,
+		Retention: retention, RetentionMode: mode,
 	})
+	if errors.Is(err, storage.ErrNoObjectLock) {
+		return nil, fmt.Errorf("S3 evidence store: %w (or start without --retention)", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("S3 evidence store: %w", err)
 	}
@@ -194,7 +242,7 @@ func ensureActiveRules(ctx context.Context, cat *storage.Catalog, path string) e
 
 // evidence returns the evidence writer over the stack's store and key.
 func (s *stack) evidence(logger *slog.Logger) *storage.Evidence {
-	return &storage.Evidence{Store: s.store, Signer: s.signer, Logger: logger}
+	return &storage.Evidence{Store: s.store, Signer: s.signer, Timestamper: s.timestamper, Logger: logger}
 }
 
 // newWorker builds a worker on the stack.
@@ -247,6 +295,9 @@ func (s *stack) close(ctx context.Context) {
 	}
 	if s.fetcher != nil {
 		s.fetcher.Close()
+	}
+	if s.limitRedis != nil {
+		_ = s.limitRedis.Close()
 	}
 	if s.catalog != nil {
 		_ = s.catalog.Close()

@@ -29,11 +29,18 @@ type sweepSummary struct {
 	Captures int    `json:"captures"`
 	Flags    int    `json:"flags"`
 	Errors   int    `json:"errors"`
+	// New, Changed, Unchanged and Removed split the captures by how each
+	// compares with the listing's capture before it.
+	New       int `json:"new"`
+	Changed   int `json:"changed"`
+	Unchanged int `json:"unchanged"`
+	Removed   int `json:"removed"`
 }
 
 func summarize(s wildwatch.Sweep) sweepSummary {
 	c := s.Counts
-	return sweepSummary{Sweep: s.ID, Status: s.Status, Pages: c.Pages, Listings: c.Listings, Captures: c.Captures, Flags: c.Flags, Errors: c.Errors}
+	return sweepSummary{Sweep: s.ID, Status: s.Status, Pages: c.Pages, Listings: c.Listings, Captures: c.Captures, Flags: c.Flags, Errors: c.Errors,
+		New: c.New, Changed: c.Changed, Unchanged: c.Unchanged, Removed: c.Removed}
 }
 
 // runSweepRun sweeps one target file to the end in the foreground, on the

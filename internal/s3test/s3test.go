@@ -59,14 +59,31 @@ func Binary() (string, error) {
 	if p, err := exec.LookPath("versitygw"); err == nil {
 		return p, nil
 	}
+	var dirs []string
+	// bin/tools of the checkout, where `make tools` installs it: the
+	// nearest directory above the test's that holds go.mod.
+	if wd, err := os.Getwd(); err == nil {
+		for d := wd; ; d = filepath.Dir(d) {
+			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+				dirs = append(dirs, filepath.Join(d, "bin", "tools"))
+				break
+			}
+			if filepath.Dir(d) == d {
+				break
+			}
+		}
+	}
 	gopath := build.Default.GOPATH
 	for _, dir := range filepath.SplitList(gopath) {
-		p := filepath.Join(dir, "bin", "versitygw")
+		dirs = append(dirs, filepath.Join(dir, "bin"))
+	}
+	for _, dir := range dirs {
+		p := filepath.Join(dir, "versitygw")
 		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("versitygw not found on $PATH nor in %s/bin; install it with: %s", gopath, InstallCommand)
+	return "", fmt.Errorf("versitygw not found on $PATH nor in %s; install it with `make tools` or: %s", strings.Join(dirs, ", "), InstallCommand)
 }
 
 // Start runs versitygw on a free 127.0.0.1 port with its posix backend
