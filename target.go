@@ -43,6 +43,18 @@ type Target struct {
 	// this says; nil means DefaultRemovedText on pages where the title
 	// selector finds nothing.
 	Removed *RemovedPage `yaml:"removed,omitempty" json:"removed,omitempty"`
+	// Schedule starts sweeps of the target by itself; nil means sweeps
+	// are started by hand only.
+	Schedule *Schedule `yaml:"schedule,omitempty" json:"schedule,omitempty"`
+	// Revisit is how long a listing's last capture stands: a listing
+	// captured less than Revisit ago is fetched again (conditionally, when
+	// its last answer carried an ETag or Last-Modified) but captured again
+	// only when its content changed. Zero captures every listing on every
+	// sweep.
+	Revisit Interval `yaml:"revisit,omitempty" json:"revisit,omitempty"`
+	// Webhook is told when a sweep of the target ends having raised flags;
+	// nil leaves it to the daemon's global webhook, if any.
+	Webhook *Webhook `yaml:"webhook,omitempty" json:"webhook,omitempty"`
 }
 
 // RemovedPage describes the page a marketplace shows, with a 2xx status, in
@@ -194,6 +206,13 @@ type Politeness struct {
 	// AllowPrivate lets the crawler connect to private, loopback and
 	// link-local addresses (default false). Only for test and demo targets.
 	AllowPrivate bool `yaml:"allow_private_addresses,omitempty" json:"allow_private_addresses,omitempty"`
+	// DailyRequests caps the requests made for the target per UTC day, in
+	// every worker together: pages, redirects, robots.txt and the requests
+	// of rendered pages (default 0, no cap).
+	DailyRequests int `yaml:"daily_requests,omitempty" json:"daily_requests,omitempty"`
+	// Blocked describes the target's own block or CAPTCHA page, looked for
+	// beside DefaultBlockedPages; nil means the defaults alone.
+	Blocked *BlockedPage `yaml:"blocked,omitempty" json:"blocked,omitempty"`
 }
 
 // Defaults for Target fields left zero.

@@ -85,6 +85,11 @@ func (s *Server) routes() {
 	api.HandleFunc("POST /api/v1/sweeps", require(RoleMonitor, s.startSweep))
 	api.HandleFunc("GET /api/v1/sweeps", require(RoleMonitor, s.listSweeps))
 	api.HandleFunc("GET /api/v1/sweeps/{id}", require(RoleMonitor, s.getSweep))
+	api.HandleFunc("POST /api/v1/sweeps/{id}/pause", require(RoleMonitor, s.pauseSweep))
+	api.HandleFunc("POST /api/v1/sweeps/{id}/resume", require(RoleMonitor, s.resumeSweep))
+	api.HandleFunc("POST /api/v1/sweeps/{id}/cancel", require(RoleMonitor, s.cancelSweep))
+	api.HandleFunc("PUT /api/v1/targets/{name}/schedule", require(RoleAdmin, s.putSchedule))
+	api.HandleFunc("GET /api/v1/schedules", require(RoleMonitor, s.listSchedules))
 
 	api.HandleFunc("GET /api/v1/flags", require(RoleMonitor, s.listFlags))
 	api.HandleFunc("GET /api/v1/flags/{id}", require(RoleMonitor, s.getFlag))

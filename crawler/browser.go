@@ -124,10 +124,15 @@ var ErrBrowserClosed = errors.New("browser closed")
 // chooses the default selector waited for. Mode is RenderBrowser;
 // ModeReason is left to the caller.
 //
-// robots.txt is obeyed as Fetch obeys it, before the browser is asked.
+// robots.txt is obeyed as Fetch obeys it, before the browser is asked and
+// on every redirect of the main document; each request the page makes
+// waits for its host's limiter, spaced by the host's Crawl-delay once its
+// robots.txt is known, and counts against the target's daily cap.
 // Errors are *FetchError: for a main document answered with a status
-// outside 2xx the capture is returned with the error, as Fetch does; a page
-// that crashed or hung its tab twice is ErrKindRender, not retryable.
+// outside 2xx, or a block page (ErrKindBlocked, looked for in the main
+// document and in the rendered DOM), the capture is returned with the
+// error, as Fetch does; a page that crashed or hung its tab twice is
+// ErrKindRender, not retryable.
 func (b *Browser) Render(ctx context.Context, t wildwatch.Target, rawURL string, kind string) (*wildwatch.Capture, error) {
 	t = t.WithDefaults()
 	u, err := url.Parse(rawURL)
@@ -136,6 +141,9 @@ func (b *Browser) Render(ctx context.Context, t wildwatch.Target, rawURL string,
 	}
 	if !hostAllowed(t, u.Hostname()) {
 		return nil, &FetchError{Kind: wildwatch.ErrKindGuard, URL: rawURL, Err: ErrHostNotAllowed}
+	}
+	if err := b.f.capSpent(ctx, t, rawURL); err != nil {
+		return nil, err
 	}
 	if t.ObeysRobots() {
 		if err := b.f.robotsAllowed(ctx, t, rawURL, u); err != nil {

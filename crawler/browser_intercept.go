@@ -225,9 +225,32 @@ func (n *netTracker) paused(ev *fetch.EventRequestPaused) {
 	}
 	n.mu.Unlock()
 
-	release, err := n.r.b.f.limiter.Acquire(n.ctx, strings.ToLower(u.Host), n.r.rule)
+	f := n.r.b.f
+	rule := n.r.rule
+	if isMain {
+		// Every hop of the main document obeys robots.txt, as Fetch's
+		// redirects do.
+		rules, err := f.checkRobots(n.ctx, n.r.tr, u)
+		if err != nil {
+			n.refuse(ev, true, err, "robots.txt")
+			return
+		}
+		rule = rules.limit(t.UserAgent, rule)
+	} else if t.ObeysRobots() {
+		rule = f.knownRobots(origin(u)).limit(t.UserAgent, rule)
+	}
+	release, err := f.limiter.Acquire(n.ctx, strings.ToLower(u.Host), rule)
 	if err != nil {
-		return // the attempt is over
+		if n.ctx.Err() != nil {
+			return // the attempt is over
+		}
+		n.refuse(ev, isMain, err, "host backing off")
+		return
+	}
+	if err := f.takeRequest(n.ctx, t); err != nil {
+		release()
+		n.refuse(ev, isMain, err, "daily request cap spent")
+		return
 	}
 	n.mu.Lock()
 	if ev.NetworkID != "" && !n.closed {
@@ -237,6 +260,24 @@ func (n *netTracker) paused(ev *fetch.EventRequestPaused) {
 	n.mu.Unlock()
 	n.cont(ev, isMain)
 	release()
+}
+
+// refuse fails a paused request that may not be sent, for reason; for the
+// main document, err is why the page was not loaded.
+func (n *netTracker) refuse(ev *fetch.EventRequestPaused, isMain bool, err error, reason string) {
+	n.mu.Lock()
+	if isMain {
+		n.main.refused = err
+		reason = "main document"
+	}
+	n.blocked[reason]++
+	n.mu.Unlock()
+	n.call(func(ctx context.Context) error {
+		_, err := chromedp.Call(ctx, fetch.FailRequest, fetch.FailRequestParams{
+			RequestID: ev.RequestID, ErrorReason: network.ErrorReasonBlockedByClient,
+		})
+		return err
+	})
 }
 
 // cont lets a paused request go on; the main document is paused again

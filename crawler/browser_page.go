@@ -46,6 +46,10 @@ type pageRender struct {
 	t    wildwatch.Target
 	rule LimitRule
 	hang time.Duration
+	// tr is the target's static transport, for robots.txt; blocks are its
+	// block pages.
+	tr     *fetchTransport
+	blocks blockRules
 
 	actx     context.Context // the tab's context, ending with the Render's
 	fail     context.CancelCauseFunc
@@ -54,16 +58,16 @@ type pageRender struct {
 }
 
 func newPageRender(b *Browser, tb *tab, job pageJob) *pageRender {
+	entry := b.f.collector(job.t)
 	return &pageRender{
-		b:   b,
-		tab: tb,
-		job: job,
-		t:   job.t,
-		rule: LimitRule{
-			RequestsPerSecond: job.t.Politeness.RequestsPerSecond,
-			Concurrency:       job.t.Politeness.Concurrency,
-		},
-		hang: b.cfg.HangTimeout,
+		b:      b,
+		tab:    tb,
+		job:    job,
+		t:      job.t,
+		rule:   limitRule(job.t),
+		hang:   b.cfg.HangTimeout,
+		tr:     entry.tr,
+		blocks: entry.blocks,
 	}
 }
 
@@ -189,8 +193,12 @@ func (r *pageRender) render(ctx context.Context) (*wildwatch.Capture, error) {
 		return nil, classify(r.job.raw, errors.New("the main document's response was not seen"))
 	}
 	doc := r.net.document()
+	c := r.capture(doc, started)
+	// A block page is captured as it is, without waiting for content it
+	// will not show.
+	blocked := r.blocks.match(c.Status, pageHTML(c))
 
-	if doc.status >= 200 && doc.status < 300 {
+	if doc.status >= 200 && doc.status < 300 && blocked == "" {
 		if err := r.wait(ctx); err != nil {
 			return nil, err
 		}
@@ -203,7 +211,6 @@ func (r *pageRender) render(ctx context.Context) (*wildwatch.Capture, error) {
 	if err != nil {
 		return nil, r.failed(ctx, fmt.Errorf("taking the screenshot: %w", err))
 	}
-	c := r.capture(doc, started)
 	c.Rendered = &wildwatch.Rendering{
 		DOM:        []byte(dom),
 		Screenshot: shot,
@@ -214,6 +221,12 @@ func (r *pageRender) render(ctx context.Context) (*wildwatch.Capture, error) {
 	}
 	r.b.log.DebugContext(ctx, "rendered", "target", t.Name, "url", r.job.raw, "status", c.Status,
 		"dom", len(c.Rendered.DOM), "screenshot", len(shot), "warnings", len(c.Rendered.Warnings))
+	if blocked == "" {
+		blocked = r.blocks.match(c.Status, dom)
+	}
+	if blocked != "" {
+		return c, r.b.f.blocked(ctx, r.job.raw, c, blocked)
+	}
 	if fe := statusError(r.job.raw, c.Status, c.Header, time.Now()); fe != nil {
 		return c, fe
 	}

@@ -1,7 +1,6 @@
 package crawler
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -9,8 +8,6 @@ import (
 	"math"
 	"net/http"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gocolly/colly/v2"
@@ -19,74 +16,31 @@ import (
 )
 
 // collectorEntry is the collector of one target, built for the settings
-// whose key it holds. Its robots.txt answers live as long as it does.
+// whose key it holds, with its transport and block page rules.
 type collectorEntry struct {
 	key    string
 	c      *colly.Collector
+	tr     *fetchTransport
+	blocks blockRules
 	built  time.Time
-	robots robotsGate
 }
 
-// robotsGate lets one Fetch per host at a time through until the
-// collector has that host's robots.txt, so that concurrent first fetches
-// ask for robots.txt once rather than once each: colly checks its cache
-// without holding a lock across the request.
-type robotsGate struct {
-	mu    sync.Mutex
-	hosts map[string]*hostGate
-}
-
-type hostGate struct {
-	lock  chan struct{} // holds one token while a Fetch is let through
-	known atomic.Bool   // robots.txt is in the collector's cache
-}
-
-// enter waits until the caller may fetch from host. The caller reports
-// through leave whether robots.txt is now cached.
-func (g *robotsGate) enter(ctx context.Context, host string) (leave func(known bool), err error) {
-	g.mu.Lock()
-	if g.hosts == nil {
-		g.hosts = make(map[string]*hostGate)
-	}
-	h, ok := g.hosts[host]
-	if !ok {
-		h = &hostGate{lock: make(chan struct{}, 1)}
-		g.hosts[host] = h
-	}
-	g.mu.Unlock()
-	nothing := func(bool) {}
-	if h.known.Load() {
-		return nothing, nil
-	}
-	select {
-	case h.lock <- struct{}{}:
-	case <-ctx.Done():
-		return nil, context.Cause(ctx)
-	}
-	if h.known.Load() {
-		<-h.lock
-		return nothing, nil
-	}
-	return func(known bool) {
-		if known {
-			h.known.Store(true)
-		}
-		<-h.lock
-	}, nil
-}
+// collectorTTL is how long a collector, and so its cookie jar, is kept.
+const collectorTTL = time.Hour
 
 // collector returns the cached collector for t (defaults applied), building
-// a new one when t's fetch settings changed or the old one's robots.txt
-// answers are too old. Each Fetch works on a Clone, which shares the
-// robots.txt cache, cookie jar and HTTP client.
+// a new one when t's fetch settings changed or the old one is older than
+// collectorTTL. Each Fetch works on a Clone, which shares the cookie jar
+// and HTTP client.
 func (f *Fetcher) collector(t wildwatch.Target) *collectorEntry {
 	key := settingsKey(t)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if e, ok := f.collectors[t.Name]; ok && e.key == key && time.Since(e.built) < f.robotsTTL {
+	if e, ok := f.collectors[t.Name]; ok && e.key == key && time.Since(e.built) < collectorTTL {
 		return e
 	}
-	e := &collectorEntry{key: key, c: f.newCollector(t), built: time.Now()}
+	c, tr := f.newCollector(t)
+	e := &collectorEntry{key: key, c: c, tr: tr, blocks: blockRulesFor(t), built: time.Now()}
 	f.collectors[t.Name] = e
 	return e
 }
@@ -103,7 +57,7 @@ func settingsKey(t wildwatch.Target) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func (f *Fetcher) newCollector(t wildwatch.Target) *colly.Collector {
+func (f *Fetcher) newCollector(t wildwatch.Target) (*colly.Collector, *fetchTransport) {
 	// Init, not NewCollector: NewCollector reads COLLY_* environment
 	// variables.
 	c := &colly.Collector{}
@@ -113,29 +67,37 @@ func (f *Fetcher) newCollector(t wildwatch.Target) *colly.Collector {
 	c.MaxBodySize = int(min(t.Limits.MaxBodyBytes, math.MaxInt-1) + 1)
 	c.AllowURLRevisit = true
 	c.ParseHTTPErrorResponse = true
-	c.IgnoreRobotsTxt = !t.ObeysRobots()
+	// robots.txt is the transport's: one cache for every worker, checked
+	// on redirects too.
+	c.IgnoreRobotsTxt = true
 	for _, h := range t.AllowedHosts {
 		c.AllowedDomains = append(c.AllowedDomains, strings.ToLower(h))
 	}
 	c.SetRequestTimeout(time.Duration(t.Limits.Timeout))
 
 	tr := &fetchTransport{
-		next:    f.guarded,
-		limiter: f.limiter,
-		rule: LimitRule{
-			RequestsPerSecond: t.Politeness.RequestsPerSecond,
-			Concurrency:       t.Politeness.Concurrency,
-		},
+		f:      f,
+		t:      t,
+		next:   f.guarded,
+		rule:   limitRule(t),
 		policy: f.policy,
 		record: min(t.Limits.MaxBodyBytes, math.MaxInt64-1) + 1,
-		states: &f.states,
 	}
 	if t.Politeness.AllowPrivate {
 		tr.next, tr.policy = f.open, nil
 	}
 	c.WithTransport(tr)
 	c.SetRedirectHandler(redirectPolicy(t))
-	return c
+	return c, tr
+}
+
+// limitRule is the politeness t asks for each of its hosts, before any
+// Crawl-delay.
+func limitRule(t wildwatch.Target) LimitRule {
+	return LimitRule{
+		RequestsPerSecond: t.Politeness.RequestsPerSecond,
+		Concurrency:       t.Politeness.Concurrency,
+	}
 }
 
 // redirectPolicy follows at most t.Limits.MaxRedirects redirects, to http(s)

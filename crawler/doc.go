@@ -1,13 +1,24 @@
 // Package crawler fetches marketplace pages and reads listings from them.
 //
 // Fetching goes through a Fetcher: one colly collector per target, robots.txt
-// obeyed unless the target turns it off, per-host politeness (requests per
-// second and requests in flight) shared by every Fetch call of the process,
-// bounded bodies, redirects and time, and an address guard that refuses
-// loopback, private, link-local and other non-public addresses when a
-// connection is made, redirects and robots.txt requests included. A Fetch
-// returns a wildwatch.Capture holding the request as sent and the response as
-// received, decoded to UTF-8 from its declared or sniffed charset.
+// obeyed unless the target turns it off (on every redirect too), per-host
+// politeness (requests per second and requests in flight, spaced further by
+// a robots.txt Crawl-delay), bounded bodies, redirects and time, and an
+// address guard that refuses loopback, private, link-local and other
+// non-public addresses when a connection is made, redirects and robots.txt
+// requests included. A Fetch returns a wildwatch.Capture holding the request
+// as sent and the response as received, decoded to UTF-8 from its declared
+// or sniffed charset.
+//
+// What politeness remembers is shared through small seams, each with an
+// in-process implementation and one in Redis for many workers: the Limiter
+// (HostLimiter, RedisLimiter), the robots.txt files, fetched once per host
+// and kept as long as their responses allow (MemoryRobotsCache,
+// RedisRobotsCache), and the daily request counts of targets with a cap
+// (MemoryRequestCounter, RedisRequestCounter). A host that answers with a
+// block or CAPTCHA page (see IsBlocked) is left alone for BlockedBackoff and
+// the fetch fails with ErrKindBlocked; a spent cap fails fetches with
+// ErrKindCapped until the next UTC midnight.
 //
 // Rendering goes through a Browser made from a Fetcher (Fetcher.NewBrowser):
 // one headless Chrome, started on the first Render, with a pool of reused

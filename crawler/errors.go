@@ -40,7 +40,8 @@ func (e *FetchError) Error() string {
 func (e *FetchError) Unwrap() error { return e.Err }
 
 // IsRetryable reports whether err is a FetchError worth retrying later: a
-// network failure, a 429 or a 5xx.
+// network failure, a 429 or a 5xx, a host backing off, a block page or a
+// spent daily cap.
 func IsRetryable(err error) bool {
 	var fe *FetchError
 	return errors.As(err, &fe) && fe.Retryable
@@ -109,9 +110,12 @@ func classify(rawURL string, err error) *FetchError {
 	fe = &FetchError{URL: rawURL, Err: err}
 	var ge *GuardError
 	var be *BackoffError
+	var ce *CapError
 	switch {
 	case errors.As(err, &be):
 		fe.Kind, fe.Retryable, fe.RetryAfter, fe.Err = wildwatch.ErrKindThrottled, true, be.Remaining, be
+	case errors.As(err, &ce):
+		fe.Kind, fe.Retryable, fe.RetryAfter, fe.Err = wildwatch.ErrKindCapped, true, max(time.Until(ce.Reset), time.Second), ce
 	case errors.Is(err, colly.ErrRobotsTxtBlocked), errors.Is(err, ErrRobots):
 		fe.Kind, fe.Err = wildwatch.ErrKindRobots, ErrRobots
 	case errors.As(err, &ge):

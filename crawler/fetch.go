@@ -1,6 +1,7 @@
 package crawler
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -30,17 +31,35 @@ type Config struct {
 	// private to this Fetcher. Pass one Limiter to every Fetcher of a
 	// process, or a shared one to bound several processes together.
 	Limiter Limiter
-	// RobotsTTL is how long the robots.txt answers of a target are kept
-	// before they are asked for again (default 1h).
-	RobotsTTL time.Duration
+	// RobotsTTL is how long a robots.txt file whose response has no
+	// Cache-Control max-age or Expires is used (default DefaultRobotsTTL).
+	// Whatever the response says, a file is used for RobotsMinTTL
+	// (default DefaultRobotsMinTTL) at least and MaxRobotsTTL at most.
+	RobotsTTL    time.Duration
+	RobotsMinTTL time.Duration
+	// Robots keeps robots.txt files; nil means a MemoryRobotsCache
+	// private to this Fetcher. A RedisRobotsCache lets every worker fetch
+	// a host's file once between them.
+	Robots RobotsCache
+	// Requests counts the requests of targets with a daily cap; nil means
+	// a MemoryRequestCounter private to this Fetcher. A
+	// RedisRequestCounter holds the caps across workers.
+	Requests RequestCounter
 }
 
 // Fetcher fetches pages for targets, one request per Fetch call, and is
 // safe for concurrent use. Close it to drop idle connections.
 type Fetcher struct {
-	log       *slog.Logger
-	limiter   Limiter
-	robotsTTL time.Duration
+	log     *slog.Logger
+	limiter Limiter
+	counter RequestCounter
+
+	robotsCache      RobotsCache
+	robotsDefaultTTL time.Duration
+	robotsMinTTL     time.Duration
+	// robots holds the parsed robots.txt of each origin seen, until it
+	// expires: origin → *robotsRules.
+	robots sync.Map
 
 	// guarded dials public addresses only; open dials anything, for targets
 	// that allow private addresses. They pool connections apart, so a
@@ -60,20 +79,23 @@ type Fetcher struct {
 // New returns a Fetcher.
 func New(cfg Config) *Fetcher {
 	f := &Fetcher{
-		log:        cfg.Logger,
-		limiter:    cfg.Limiter,
-		robotsTTL:  cfg.RobotsTTL,
-		policy:     publicOnly,
-		collectors: make(map[string]*collectorEntry),
-	}
-	if f.log == nil {
-		f.log = slog.New(slog.DiscardHandler)
+		log:              cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
+		limiter:          cfg.Limiter,
+		counter:          cfg.Requests,
+		robotsCache:      cfg.Robots,
+		robotsDefaultTTL: min(cmp.Or(max(cfg.RobotsTTL, 0), DefaultRobotsTTL), MaxRobotsTTL),
+		robotsMinTTL:     cmp.Or(max(cfg.RobotsMinTTL, 0), DefaultRobotsMinTTL),
+		policy:           publicOnly,
+		collectors:       make(map[string]*collectorEntry),
 	}
 	if f.limiter == nil {
 		f.limiter = &HostLimiter{}
 	}
-	if f.robotsTTL <= 0 {
-		f.robotsTTL = time.Hour
+	if f.counter == nil {
+		f.counter = &MemoryRequestCounter{}
+	}
+	if f.robotsCache == nil {
+		f.robotsCache = &MemoryRobotsCache{}
 	}
 	if cfg.Transport != nil {
 		f.guarded, f.open = cfg.Transport, cfg.Transport
@@ -114,8 +136,13 @@ func (f *Fetcher) Close() {
 // Fetch fetches rawURL for target t with one GET request, following
 // redirects within the target's allowed hosts. t's defaults are applied.
 //
-// Errors are *FetchError. For a response with a status outside 2xx the
-// Capture is returned along with the error.
+// robots.txt is obeyed for the URL and every redirect, the host's
+// Crawl-delay spaces the requests, and each request counts against the
+// target's daily cap.
+//
+// Errors are *FetchError. For a response with a status outside 2xx, and
+// for a block page (ErrKindBlocked), the Capture is returned along with the
+// error.
 func (f *Fetcher) Fetch(ctx context.Context, t wildwatch.Target, rawURL string) (*wildwatch.Capture, error) {
 	t = t.WithDefaults()
 	u, err := url.Parse(rawURL)
@@ -126,9 +153,12 @@ func (f *Fetcher) Fetch(ctx context.Context, t wildwatch.Target, rawURL string) 
 		return nil, &FetchError{Kind: wildwatch.ErrKindGuard, URL: rawURL, Err: ErrHostNotAllowed}
 	}
 
+	if err := f.capSpent(ctx, t, rawURL); err != nil {
+		return nil, err
+	}
+
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(t.Limits.Timeout))
 	defer cancel()
-	ctx = context.WithValue(ctx, pageRequestKey{}, true)
 
 	entry := f.collector(t)
 	c := entry.c.Clone()
@@ -143,15 +173,9 @@ func (f *Fetcher) Fetch(ctx context.Context, t wildwatch.Target, rawURL string) 
 	c.OnResponse(func(r *colly.Response) { resp = r })
 
 	started := time.Now().UTC()
-	leave := func(bool) {}
-	if t.ObeysRobots() {
-		if leave, err = entry.robots.enter(ctx, u.Host); err != nil {
-			return nil, classify(rawURL, fmt.Errorf("waiting for robots.txt of %s: %w", u.Host, err))
-		}
-	}
+	// robots.txt, the limiter and the daily cap are applied by the
+	// transport to every request, redirects included.
 	err = c.Visit(rawURL)
-	// A response or a refusal means colly has robots.txt cached.
-	leave(resp != nil || errors.Is(err, colly.ErrRobotsTxtBlocked))
 	if resp == nil {
 		if err == nil {
 			err = errors.New("no response")
@@ -170,6 +194,9 @@ func (f *Fetcher) Fetch(ctx context.Context, t wildwatch.Target, rawURL string) 
 	}
 	f.log.DebugContext(ctx, "fetched", "target", t.Name, "url", rawURL, "status", capture.Status,
 		"bytes", len(capture.Body), "truncated", capture.Truncated)
+	if reason := blockReason(entry.blocks, capture); reason != "" {
+		return capture, f.blocked(ctx, rawURL, capture, reason)
+	}
 	if fe := statusError(rawURL, capture.Status, capture.Header, time.Now()); fe != nil {
 		return capture, fe
 	}

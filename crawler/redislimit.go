@@ -18,19 +18,24 @@ import (
 // machines. Times come from the Redis server's clock, so the machines'
 // clocks need not agree.
 //
-// A request in flight holds a lease that expires after LeaseTTL, so the
-// slots of a worker that dies come back on their own; LeaseTTL must be
-// longer than the longest request (the fetch timeout).
+// A request in flight holds a lease that expires LeaseTTL after it was
+// last renewed; the process renews it every LeaseTTL/3 until the request
+// is done, so the slots of a worker that dies come back within LeaseTTL
+// while a slow request keeps its own.
 type RedisLimiter struct {
 	Client redis.UniversalClient
 	// Prefix starts every key (default "wildwatch:limit:").
 	Prefix string
-	// LeaseTTL bounds how long a request holds its slot (default 5m).
+	// LeaseTTL is how long a slot stays taken after its process stopped
+	// renewing it (default 15s).
 	LeaseTTL time.Duration
 	// Poll is the longest wait between two tries for a free slot (default
 	// 250ms); tries start faster and back off to it.
 	Poll time.Duration
 }
+
+// DefaultLeaseTTL is RedisLimiter.LeaseTTL when it is zero.
+const DefaultLeaseTTL = 15 * time.Second
 
 var (
 	_ Limiter   = (*RedisLimiter)(nil)
@@ -97,7 +102,7 @@ func (l *RedisLimiter) Acquire(ctx context.Context, host string, rule LimitRule)
 	}
 	ttl := l.LeaseTTL
 	if ttl <= 0 {
-		ttl = 5 * time.Minute
+		ttl = DefaultLeaseTTL
 	}
 	poll := l.Poll
 	if poll <= 0 {
@@ -120,7 +125,7 @@ func (l *RedisLimiter) Acquire(ctx context.Context, host string, rule LimitRule)
 		}
 		switch v[0] {
 		case 0:
-			release := l.releaser(keys[1], lease)
+			release := l.releaser(keys[1], lease, ttl)
 			if err := sleep(ctx, time.Duration(v[1])*time.Microsecond); err != nil {
 				release()
 				return nil, err
@@ -136,11 +141,45 @@ func (l *RedisLimiter) Acquire(ctx context.Context, host string, rule LimitRule)
 	}
 }
 
-// releaser returns the func that gives a lease back, once.
-func (l *RedisLimiter) releaser(leases, lease string) func() {
+// renewScript pushes a lease's expiry to ARGV[2] µs from now, if the
+// lease is still held. KEYS: leases. ARGV: lease id, TTL in µs.
+var renewScript = redis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then
+  redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[2]), ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], math.floor(tonumber(ARGV[2]) / 1000) + 1000)
+end
+return 0
+`)
+
+// releaser renews the lease every ttl/3 until the returned func is called,
+// which gives the lease back, once.
+func (l *RedisLimiter) releaser(leases, lease string, ttl time.Duration) func() {
+	done := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(ttl / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				ctx, cancel := context.WithTimeout(context.Background(), ttl/3)
+				// A failed renewal is tried again at the next tick; the
+				// lease lapses only if renewals fail for a whole TTL.
+				err := renewScript.Run(ctx, l.Client, []string{leases}, lease, ttl.Microseconds()).Err()
+				cancel()
+				if errors.Is(err, redis.ErrClosed) {
+					return // the process is shutting down; the lease lapses
+				}
+			}
+		}
+	}()
 	var once sync.Once
 	return func() {
 		once.Do(func() {
+			close(done)
 			// A release that fails leaves the lease to expire.
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()

@@ -93,10 +93,14 @@ func TestRedisLimiterRateAcrossProcesses(t *testing.T) {
 func TestRedisLimiterLeaseOfADeadWorkerExpires(t *testing.T) {
 	t.Parallel()
 	ls := processes(t, 2, 300*time.Millisecond)
-	// The first process takes the only slot and dies without releasing it.
-	if _, err := ls[0].Acquire(t.Context(), "shop.example", LimitRule{Concurrency: 1}); err != nil {
+	// The first process takes the only slot and dies without releasing it:
+	// its connection to Redis goes, and its renewals with it.
+	dead, err := ls[0].Acquire(t.Context(), "shop.example", LimitRule{Concurrency: 1})
+	if err != nil {
 		t.Fatal(err)
 	}
+	defer dead()
+	ls[0].Client.Close()
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	begin := time.Now()
@@ -181,4 +185,28 @@ func TestLimiterBackoff(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestRedisLimiterRenewsAHeldLease(t *testing.T) {
+	t.Parallel()
+	const ttl = 300 * time.Millisecond
+	ls := processes(t, 2, ttl)
+	release, err := ls[0].Acquire(t.Context(), "shop.example", LimitRule{Concurrency: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Held for more than three TTLs, the slot stays taken.
+	ctx, cancel := context.WithTimeout(t.Context(), 4*ttl)
+	defer cancel()
+	if _, err := ls[1].Acquire(ctx, "shop.example", LimitRule{Concurrency: 1}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Acquire while the slot is held and renewed = %v, want the context's deadline", err)
+	}
+	release()
+	ctx, cancel = context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	r2, err := ls[1].Acquire(ctx, "shop.example", LimitRule{Concurrency: 1})
+	if err != nil {
+		t.Fatalf("after the release: %v", err)
+	}
+	r2()
 }

@@ -19,10 +19,13 @@ import (
 // else the decoded body. Any other status is not a removal but an error of
 // its own.
 //
+// A block or CAPTCHA page (IsBlocked) is never a removal.
+//
 // Whether a removal means anything is the caller's decision: a listing
 // never captured before that answers 404 is a broken link, not a takedown.
 func Removal(t wildwatch.Target, c *wildwatch.Capture) string {
-	if c == nil {
+	if c == nil || IsBlocked(t, c) != "" {
+		// A block page says nothing about the listing.
 		return ""
 	}
 	switch c.Status {

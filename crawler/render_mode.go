@@ -3,14 +3,9 @@ package crawler
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
-
-	"github.com/gocolly/colly/v2"
 
 	"github.com/wildwatch/wildwatch"
 )
@@ -64,29 +59,13 @@ func NeedsRender(t wildwatch.Target, kind, rawURL string, c *wildwatch.Capture) 
 	return false, ""
 }
 
-// robotsAllowed checks rawURL against robots.txt the way Fetch does, with
-// the target's collector, its robots.txt cache and its gate, without
-// requesting the page itself: the collector's request for the page is
-// aborted once robots.txt has been consulted. Errors are *FetchError.
+// robotsAllowed checks rawURL against robots.txt as Fetch does, fetching
+// robots.txt when it is not known, without requesting the page. Errors are
+// *FetchError.
 func (f *Fetcher) robotsAllowed(ctx context.Context, t wildwatch.Target, rawURL string, u *url.URL) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Duration(t.Limits.Timeout))
 	defer cancel()
-	entry := f.collector(t)
-	c := entry.c.Clone()
-	c.Context = ctx
-	id := strconv.FormatUint(f.nextID.Add(1), 10)
-	f.states.Store(id, &fetchState{ctx: ctx})
-	defer f.states.Delete(id)
-	c.Headers = &http.Header{fetchHeader: []string{id}}
-	c.OnRequest(func(r *colly.Request) { r.Abort() })
-
-	leave, err := entry.robots.enter(ctx, u.Host)
-	if err != nil {
-		return classify(rawURL, fmt.Errorf("waiting for robots.txt of %s: %w", u.Host, err))
-	}
-	err = c.Visit(rawURL)
-	leave(err == nil || errors.Is(err, colly.ErrRobotsTxtBlocked))
-	if err != nil {
+	if _, err := f.checkRobots(ctx, f.collector(t).tr, u); err != nil {
 		return classify(rawURL, err)
 	}
 	return nil

@@ -30,6 +30,8 @@ func (p *targetParser) validate(t wildwatch.Target) error {
 		p.checkLimits,
 		p.checkBrowser,
 		p.checkRemoved,
+		p.checkBlocked,
+		p.checkSchedule,
 	} {
 		if err := check(t); err != nil {
 			return err

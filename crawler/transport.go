@@ -19,9 +19,8 @@ import (
 )
 
 // fetchHeader ties a request colly sends to the Fetch call that asked for
-// it. colly builds robots.txt requests without a context, so the header is
-// the one thing every request of a Fetch carries. fetchTransport removes it
-// before the request is sent.
+// it, redirects included. fetchTransport removes it before the request is
+// sent.
 const fetchHeader = "X-Wildwatch-Fetch"
 
 // fetchState is what one Fetch call shares with the transport: its context
@@ -45,8 +44,8 @@ func (s *fetchState) final() *hop {
 	return s.last
 }
 
-// hop is one request and its response: a redirect step, the robots.txt
-// request or the final response.
+// hop is one request and its response: a redirect step or the final
+// response.
 type hop struct {
 	url *url.URL
 
@@ -90,29 +89,31 @@ func hostIP(addr string) string {
 	return addr
 }
 
-// fetchTransport sits between colly's http.Client and the network. For
-// every request, redirects and robots.txt included, it finds the Fetch call
-// the request belongs to, checks literal addresses against the guard, waits
-// for the host's politeness limiter, records the header sent, the address
-// connected to and the response bytes read, and releases the limiter when
-// the body is closed.
+// fetchTransport sits between colly's http.Client and the network, for one
+// target. For every request, redirects and robots.txt included, it finds
+// the Fetch call the request belongs to, checks literal addresses against
+// the guard, checks the URL against robots.txt (fetching that once per
+// host through itself), waits for the host's politeness limiter, spaced by
+// the host's Crawl-delay, counts the request against the target's daily
+// cap, records the header sent, the address connected to and the response
+// bytes read, and releases the limiter when the body is closed.
 type fetchTransport struct {
-	next    http.RoundTripper
-	limiter Limiter
-	rule    LimitRule
+	f    *Fetcher
+	t    wildwatch.Target // defaults applied
+	next http.RoundTripper
+	rule LimitRule
 	// policy, when not nil, refuses literal IP addresses in URLs before
 	// anything is dialled; the dialer checks resolved addresses.
 	policy dialPolicy
 	// record bounds the response bytes kept per hop.
 	record int64
-	states *sync.Map // fetch id → *fetchState
 }
 
 func (t *fetchTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	ctx := req.Context()
 	var st *fetchState
 	if id := req.Header.Get(fetchHeader); id != "" {
-		if v, ok := t.states.Load(id); ok {
+		if v, ok := t.f.states.Load(id); ok {
 			st = v.(*fetchState)
 		}
 	}
@@ -131,11 +132,26 @@ func (t *fetchTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		done()
 		return nil, err
 	}
+	robots := isRobotsRequest(req)
+	rule := t.rule
+	if !robots {
+		rules, err := t.f.checkRobots(ctx, t, req.URL)
+		if err != nil {
+			done()
+			return nil, err
+		}
+		rule = rules.limit(t.t.UserAgent, rule)
+	}
 	host := strings.ToLower(req.URL.Host)
-	release, err := t.limiter.Acquire(ctx, host, t.rule)
+	release, err := t.f.limiter.Acquire(ctx, host, rule)
 	if err != nil {
 		done()
 		return nil, fmt.Errorf("waiting for %s: %w", host, err)
+	}
+	if err := t.f.takeRequest(ctx, t.t); err != nil {
+		release()
+		done()
+		return nil, err
 	}
 	finish := func() {
 		release()
@@ -149,6 +165,7 @@ func (t *fetchTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	})
 	out := req.Clone(ctx)
 	out.Header.Del(fetchHeader)
+	addConditional(req, out)
 	if st != nil {
 		st.setLast(h)
 	}
@@ -168,30 +185,18 @@ func (t *fetchTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 		t.backoff(ctx, host, resp.Header.Get("Retry-After"))
 	}
-	if isRobotsRequest(req) && (resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500) {
-		// colly would cache a 5xx as "disallow everything" and a 429 as
-		// "allow everything" for as long as the collector lives. Fail the
-		// request instead: nothing is cached and the fetch is retried.
-		io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
-		resp.Body.Close()
-		finish()
-		return nil, &FetchError{
-			Kind:       wildwatch.ErrKindHTTP,
-			URL:        req.URL.String(),
-			Status:     resp.StatusCode,
-			Retryable:  true,
-			RetryAfter: retryAfter(resp.Header.Get("Retry-After"), time.Now()),
-			Err:        fmt.Errorf("robots.txt answered %d", resp.StatusCode),
-		}
+	limit := t.record
+	if robots {
+		limit = 0 // read by fetchRobots, kept by nobody
 	}
-	resp.Body = &recordingBody{rc: resp.Body, hop: h, limit: t.record, finish: finish}
+	resp.Body = &recordingBody{rc: resp.Body, hop: h, limit: limit, finish: finish}
 	return resp, nil
 }
 
 // backoff holds the host back, in every process sharing the limiter, for
 // as long as its Retry-After asks (at most MaxBackoff), or DefaultBackoff.
 func (t *fetchTransport) backoff(ctx context.Context, host, header string) {
-	b, ok := t.limiter.(Backoffer)
+	b, ok := t.f.limiter.(Backoffer)
 	if !ok {
 		return
 	}
@@ -201,14 +206,6 @@ func (t *fetchTransport) backoff(ctx context.Context, host, header string) {
 	}
 	// A failed backoff leaves the request's own retry delay to space it.
 	_ = b.Backoff(context.WithoutCancel(ctx), host, d)
-}
-
-// pageRequestKey marks the context of the page requests of a Fetch; the
-// robots.txt requests colly makes lack it.
-type pageRequestKey struct{}
-
-func isRobotsRequest(req *http.Request) bool {
-	return req.URL.Path == "/robots.txt" && req.Context().Value(pageRequestKey{}) == nil
 }
 
 func (t *fetchTransport) checkLiteral(u *url.URL) error {

@@ -60,7 +60,7 @@ func ExampleCatalog_FinishTask() {
 	// finished index:1 sweep done: false
 	// finished listing:42 sweep done: true
 	// finished listing:42 sweep done: false
-	// finished {Pages:1 Listings:1 Captures:0 Flags:0 Errors:0 Pending:0 New:0 Changed:0 Unchanged:0 Removed:0}
+	// finished {Pages:1 Listings:1 Captures:0 Flags:0 Errors:0 Pending:0 New:0 Changed:0 Unchanged:0 Removed:0 Checked:0 Parked:0 Cancelled:0 ErrorsByKind:map[]}
 }
 
 // Applying a rule set stores a new version only when its source changed;

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -186,7 +187,7 @@ func testCatalogListingHistory(t *testing.T, s catalogSuite) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if sw.Counts != tc.want {
+		if !reflect.DeepEqual(sw.Counts, tc.want) {
 			t.Errorf("counts of %s = %+v, want %+v", tc.sweep, sw.Counts, tc.want)
 		}
 	}

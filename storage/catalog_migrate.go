@@ -102,7 +102,7 @@ func (c *Catalog) migrateTo(ctx context.Context, last int) error {
 			if !errors.Is(err, sql.ErrNoRows) {
 				return fmt.Errorf("reading schema_migrations: %w", err)
 			}
-			if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+			if err := c.applyMigration(ctx, tx, m); err != nil {
 				return fmt.Errorf("applying migration %s: %w", m.name, err)
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)`,

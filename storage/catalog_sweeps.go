@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/wildwatch/wildwatch"
 )
@@ -35,21 +36,36 @@ func (c *Catalog) CreateSweep(ctx context.Context, s wildwatch.Sweep, t wildwatc
 	if s.CreatedAt.IsZero() {
 		s.CreatedAt = catalogNow()
 	}
+	if _, err := insertSweep(ctx, c.db, s, t); err != nil {
+		return fmt.Errorf("creating sweep %s: %w", s.ID, err)
+	}
+	return nil
+}
+
+// execer is what *sql.DB and *sql.Tx have in common.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// insertSweep inserts a checked sweep unless its ID exists; added reports
+// whether it did.
+func insertSweep(ctx context.Context, db execer, s wildwatch.Sweep, t wildwatch.Target) (added bool, err error) {
 	var finished sql.NullInt64
 	if s.FinishedAt != nil {
 		finished = sql.NullInt64{Int64: unixMicros(*s.FinishedAt), Valid: true}
 	}
 	spec, err := json.Marshal(t)
 	if err != nil {
-		return fmt.Errorf("creating sweep %s: %w", s.ID, err)
+		return false, err
 	}
-	_, err = c.db.ExecContext(ctx, `INSERT INTO sweeps (id, target, status, created_at, updated_at, finished_at, target_spec)
+	res, err := db.ExecContext(ctx, `INSERT INTO sweeps (id, target, status, created_at, updated_at, finished_at, target_spec)
 		VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING`,
 		s.ID, s.Target, s.Status, unixMicros(s.CreatedAt), unixMicros(catalogNow()), finished, string(spec))
 	if err != nil {
-		return fmt.Errorf("creating sweep %s: %w", s.ID, err)
+		return false, err
 	}
-	return nil
+	n, err := rowsAffected(res)
+	return n == 1, err
 }
 
 // SweepTarget returns the target as it was when the sweep was created.
@@ -71,7 +87,7 @@ func (c *Catalog) SweepTarget(ctx context.Context, sweepID string) (wildwatch.Ta
 
 // sweepSelect reads sweeps with their counts in one query: each count is a
 // correlated subquery served by an index on sweep_id.
-const sweepSelect = `SELECT s.id, s.target, s.status, s.created_at, s.finished_at,
+const sweepSelect = `SELECT s.id, s.target, s.status, s.created_at, s.finished_at, s.reason,
 	(SELECT COUNT(*) FROM sweep_tasks t WHERE t.sweep_id = s.id AND t.kind = 'index' AND t.state = 'done'),
 	(SELECT COUNT(*) FROM sweep_tasks t WHERE t.sweep_id = s.id AND t.kind = 'listing'),
 	(SELECT COUNT(*) FROM captures p WHERE p.sweep_id = s.id),
@@ -81,16 +97,20 @@ const sweepSelect = `SELECT s.id, s.target, s.status, s.created_at, s.finished_a
 	(SELECT COUNT(*) FROM captures p WHERE p.sweep_id = s.id AND p.change = 'new'),
 	(SELECT COUNT(*) FROM captures p WHERE p.sweep_id = s.id AND p.change = 'changed'),
 	(SELECT COUNT(*) FROM captures p WHERE p.sweep_id = s.id AND p.change = 'unchanged'),
-	(SELECT COUNT(*) FROM captures p WHERE p.sweep_id = s.id AND p.change = 'removed')
+	(SELECT COUNT(*) FROM captures p WHERE p.sweep_id = s.id AND p.change = 'removed'),
+	(SELECT COUNT(*) FROM listing_checks k WHERE k.sweep_id = s.id),
+	(SELECT COUNT(*) FROM sweep_tasks t WHERE t.sweep_id = s.id AND t.state = 'parked'),
+	(SELECT COUNT(*) FROM sweep_tasks t WHERE t.sweep_id = s.id AND t.state = 'cancelled')
 	FROM sweeps s`
 
 func scanSweep(r rowScanner) (wildwatch.Sweep, error) {
 	var s wildwatch.Sweep
 	var created int64
 	var finished sql.NullInt64
-	err := r.Scan(&s.ID, &s.Target, &s.Status, &created, &finished,
+	err := r.Scan(&s.ID, &s.Target, &s.Status, &created, &finished, &s.Reason,
 		&s.Counts.Pages, &s.Counts.Listings, &s.Counts.Captures, &s.Counts.Flags, &s.Counts.Errors, &s.Counts.Pending,
-		&s.Counts.New, &s.Counts.Changed, &s.Counts.Unchanged, &s.Counts.Removed)
+		&s.Counts.New, &s.Counts.Changed, &s.Counts.Unchanged, &s.Counts.Removed,
+		&s.Counts.Checked, &s.Counts.Parked, &s.Counts.Cancelled)
 	if err != nil {
 		return wildwatch.Sweep{}, err
 	}
@@ -104,9 +124,10 @@ func scanSweep(r rowScanner) (wildwatch.Sweep, error) {
 
 // GetSweep returns the sweep with its counts:
 // Pages are index tasks done, Listings listing tasks in any state, Captures,
-// Flags and Errors the rows recorded for the sweep, Pending the tasks not
-// yet finished, and New, Changed, Unchanged and Removed the captures by
-// their change.
+// Flags and Errors the rows recorded for the sweep (ErrorsByKind the errors
+// by kind), Pending the tasks queued or running, Parked and Cancelled the
+// tasks in those states, New, Changed, Unchanged and Removed the captures
+// by their change, and Checked the listing checks.
 func (c *Catalog) GetSweep(ctx context.Context, id string) (wildwatch.Sweep, error) {
 	s, err := scanSweep(c.db.QueryRowContext(ctx, sweepSelect+` WHERE s.id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
@@ -115,7 +136,46 @@ func (c *Catalog) GetSweep(ctx context.Context, id string) (wildwatch.Sweep, err
 	if err != nil {
 		return wildwatch.Sweep{}, fmt.Errorf("getting sweep %s: %w", id, err)
 	}
-	return s, nil
+	ss := []wildwatch.Sweep{s}
+	if err := c.errorsByKind(ctx, ss); err != nil {
+		return wildwatch.Sweep{}, fmt.Errorf("getting sweep %s: %w", id, err)
+	}
+	return ss[0], nil
+}
+
+// errorsByKind fills Counts.ErrorsByKind of the sweeps that have errors.
+func (c *Catalog) errorsByKind(ctx context.Context, ss []wildwatch.Sweep) error {
+	var w sqlWhere
+	at := map[string]int{}
+	var ids []string
+	for i, s := range ss {
+		if s.Counts.Errors > 0 {
+			at[s.ID] = i
+			ids = append(ids, w.arg(s.ID))
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	rows, err := c.db.QueryContext(ctx, `SELECT sweep_id, kind, COUNT(*) FROM sweep_errors
+		WHERE sweep_id IN (`+strings.Join(ids, ", ")+`) GROUP BY sweep_id, kind`, w.args...)
+	if err != nil {
+		return fmt.Errorf("counting errors by kind: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, kind string
+		var n int
+		if err := rows.Scan(&id, &kind, &n); err != nil {
+			return fmt.Errorf("counting errors by kind: %w", err)
+		}
+		s := &ss[at[id]]
+		if s.Counts.ErrorsByKind == nil {
+			s.Counts.ErrorsByKind = map[string]int{}
+		}
+		s.Counts.ErrorsByKind[kind] = n
+	}
+	return rows.Err()
 }
 
 // SweepFilter selects sweeps. Zero fields do not filter.
@@ -153,18 +213,22 @@ func (c *Catalog) ListSweeps(ctx context.Context, f SweepFilter) ([]wildwatch.Sw
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("listing sweeps: %w", err)
 	}
+	if err := c.errorsByKind(ctx, ss); err != nil {
+		return nil, fmt.Errorf("listing sweeps: %w", err)
+	}
 	return ss, nil
 }
 
-// SetSweepStatus sets a sweep's status. Moving to finished or failed sets
-// FinishedAt (keeping an earlier one); moving back to queued or running
-// clears it.
+// SetSweepStatus sets a sweep's status, whatever it was (PauseSweep,
+// ResumeSweep and CancelSweep move a sweep the way its tasks expect).
+// Moving to finished, failed or cancelled sets FinishedAt (keeping an
+// earlier one); moving to any other status clears it.
 func (c *Catalog) SetSweepStatus(ctx context.Context, id, status string) error {
 	if !validSweepStatus(status) {
 		return fmt.Errorf("setting sweep %s status: %q: %w", id, status, ErrInvalid)
 	}
 	q := `UPDATE sweeps SET status = $2, updated_at = $3, finished_at = NULL WHERE id = $1`
-	if status == wildwatch.SweepFinished || status == wildwatch.SweepFailed {
+	if wildwatch.SweepEnded(status) {
 		q = `UPDATE sweeps SET status = $2, updated_at = $3, finished_at = COALESCE(finished_at, $3) WHERE id = $1`
 	}
 	res, err := c.db.ExecContext(ctx, q, id, status, unixMicros(catalogNow()))
@@ -228,7 +292,8 @@ func (c *Catalog) SweepErrors(ctx context.Context, sweepID string) ([]wildwatch.
 
 func validSweepStatus(s string) bool {
 	switch s {
-	case wildwatch.SweepQueued, wildwatch.SweepRunning, wildwatch.SweepFinished, wildwatch.SweepFailed:
+	case wildwatch.SweepQueued, wildwatch.SweepRunning, wildwatch.SweepPaused,
+		wildwatch.SweepFinished, wildwatch.SweepFailed, wildwatch.SweepCancelled:
 		return true
 	}
 	return false

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -23,7 +24,7 @@ func testCatalogSweeps(t *testing.T, s catalogSuite) {
 		t.Fatal(err)
 	}
 	if got.Target != "market" || got.Status != wildwatch.SweepQueued || got.FinishedAt != nil ||
-		got.CreatedAt.IsZero() || got.CreatedAt.Location() != time.UTC || got.Counts != (wildwatch.SweepCounts{}) {
+		got.CreatedAt.IsZero() || got.CreatedAt.Location() != time.UTC || !reflect.DeepEqual(got.Counts, wildwatch.SweepCounts{}) {
 		t.Errorf("GetSweep(new sweep with defaults) = %+v", got)
 	}
 
@@ -102,7 +103,7 @@ func testCatalogSweeps(t *testing.T, s catalogSuite) {
 	for name, bad := range map[string]wildwatch.Sweep{
 		"no id":        {Target: "market"},
 		"other target": {ID: "x", Target: "alpha"},
-		"bad status":   {ID: "x", Status: "paused"},
+		"bad status":   {ID: "x", Status: "stopped"},
 	} {
 		catErr(t, "CreateSweep("+name+")", c.CreateSweep(ctx, bad, tg), ErrInvalid)
 	}
@@ -142,7 +143,7 @@ func testCatalogSweepStatus(t *testing.T, s catalogSuite) {
 			}
 		}
 	}
-	catErr(t, "SetSweepStatus(bad)", c.SetSweepStatus(ctx, "s1", "paused"), ErrInvalid)
+	catErr(t, "SetSweepStatus(bad)", c.SetSweepStatus(ctx, "s1", "stopped"), ErrInvalid)
 	catErr(t, "SetSweepStatus(unknown sweep)", c.SetSweepStatus(ctx, "nope", wildwatch.SweepRunning), ErrNotFound)
 }
 

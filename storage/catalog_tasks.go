@@ -5,13 +5,20 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+
+	"github.com/wildwatch/wildwatch"
 )
 
-// Sweep task states.
+// Sweep task states. A task is pending until it is done or failed; a task
+// of a paused sweep that a worker picks up is parked instead of run, and
+// pending again when the sweep resumes; the tasks a cancelled sweep never
+// ran are cancelled.
 const (
-	TaskPending = "pending"
-	TaskDone    = "done"
-	TaskFailed  = "failed"
+	TaskPending   = "pending"
+	TaskDone      = "done"
+	TaskFailed    = "failed"
+	TaskParked    = "parked"
+	TaskCancelled = "cancelled"
 )
 
 // SweepTask is one queued step of a sweep: an index page or a listing. The
@@ -29,7 +36,7 @@ type SweepTask struct {
 	Kind string `json:"kind"`
 	URL  string `json:"url"`
 	Page int    `json:"page"`
-	// State is pending, done or failed.
+	// State is pending, parked, done, failed or cancelled.
 	State string `json:"state"`
 }
 
@@ -88,34 +95,57 @@ func (c *Catalog) CountTasks(ctx context.Context, sweepID, kind string) (int, er
 
 // FinishTask moves a pending task to done (or failed). A task already done
 // or failed is left alone, so a retried task may finish twice. When the move
-// leaves the sweep without pending tasks and the sweep is queued or running,
-// the sweep becomes finished in the same transaction and sweepDone is true;
+// leaves the sweep without pending or parked tasks and the sweep is queued
+// or running, the sweep ends in the same transaction and sweepDone is true;
 // of any number of concurrent callers, in any number of processes, exactly
-// one sees sweepDone. ErrNotFound for an unknown sweep or task.
+// one sees sweepDone. The sweep ends failed when it had index pages and
+// none was fetched, or listings and none was captured; else finished. A
+// task done ends the sweep's run of block pages (RecordBlocked). ErrNotFound
+// for an unknown sweep or task.
 func (c *Catalog) FinishTask(ctx context.Context, sweepID, key string, failed bool) (sweepDone bool, err error) {
+	o, err := c.FinishTaskOutcome(ctx, sweepID, key, failed)
+	return o.SweepEnded, err
+}
+
+// TaskOutcome is what FinishTaskOutcome did.
+type TaskOutcome struct {
+	// SweepEnded: this call ended the sweep.
+	SweepEnded bool
+	// Settled: the task was finished (or cancelled) before this call.
+	Settled bool
+	// Status is the sweep's status after the call.
+	Status string
+}
+
+// FinishTaskOutcome is FinishTask, telling also whether the task was
+// settled before and the sweep's status after the call.
+func (c *Catalog) FinishTaskOutcome(ctx context.Context, sweepID, key string, failed bool) (TaskOutcome, error) {
 	state := TaskDone
 	if failed {
 		state = TaskFailed
 	}
+	var o TaskOutcome
 	now := unixMicros(catalogNow())
-	err = c.inTx(ctx, func(tx *sql.Tx) error {
+	err := c.inTx(ctx, func(tx *sql.Tx) error {
 		// Write the sweep row first. On PostgreSQL that locks it, so the
 		// finishers of one sweep take turns and the last of them sees every
 		// other task settled (at READ COMMITTED each statement sees what
 		// committed before it began). On SQLite the transaction already
 		// holds the database's write lock.
-		res, err := tx.ExecContext(ctx, `UPDATE sweeps SET updated_at = $2 WHERE id = $1`, sweepID, now)
-		if err != nil {
+		// A task done also ends the sweep's run of block pages (see
+		// RecordBlocked).
+		lock := `UPDATE sweeps SET updated_at = $2 WHERE id = $1 RETURNING status`
+		if !failed {
+			lock = `UPDATE sweeps SET updated_at = $2, blocked_streak = 0 WHERE id = $1 RETURNING status`
+		}
+		if err := tx.QueryRowContext(ctx, lock, sweepID, now).Scan(&o.Status); errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("sweep %s: %w", sweepID, ErrNotFound)
+		} else if err != nil {
 			return fmt.Errorf("locking sweep: %w", err)
 		}
-		if n, err := rowsAffected(res); err != nil {
-			return err
-		} else if n == 0 {
-			return fmt.Errorf("sweep %s: %w", sweepID, ErrNotFound)
-		}
 
-		res, err = tx.ExecContext(ctx, `UPDATE sweep_tasks SET state = $3, updated_at = $4
-			WHERE sweep_id = $1 AND task_key = $2 AND state = 'pending'`, sweepID, key, state, now)
+		res, err := tx.ExecContext(ctx, `UPDATE sweep_tasks SET state = $3, updated_at = $4
+			WHERE sweep_id = $1 AND task_key = $2 AND state IN ('pending', 'parked')`, sweepID, key, state, now)
 		if err != nil {
 			return fmt.Errorf("updating task: %w", err)
 		}
@@ -129,24 +159,74 @@ func (c *Catalog) FinishTask(ctx context.Context, sweepID, key string, failed bo
 			if errors.Is(err, sql.ErrNoRows) {
 				return fmt.Errorf("task %q: %w", key, ErrNotFound)
 			}
+			o.Settled = err == nil
 			return err // nil: finished before
 		}
-
-		res, err = tx.ExecContext(ctx, `UPDATE sweeps SET status = 'finished', finished_at = $2
-			WHERE id = $1 AND status IN ('queued', 'running')
-			AND NOT EXISTS (SELECT 1 FROM sweep_tasks WHERE sweep_id = $1 AND state = 'pending')`, sweepID, now)
-		if err != nil {
-			return fmt.Errorf("finishing sweep: %w", err)
-		}
-		n, err = rowsAffected(res)
+		status, ended, err := endIfSettled(ctx, tx, sweepID, now)
 		if err != nil {
 			return err
 		}
-		sweepDone = n == 1
+		if ended {
+			o.SweepEnded, o.Status = true, status
+		}
 		return nil
 	})
 	if err != nil {
-		return false, fmt.Errorf("finishing task %q of sweep %s: %w", key, sweepID, err)
+		return TaskOutcome{}, fmt.Errorf("finishing task %q of sweep %s: %w", key, sweepID, err)
 	}
-	return sweepDone, nil
+	return o, nil
+}
+
+// endIfSettled ends a queued or running sweep that has no pending or
+// parked task left, within tx, which holds the sweep's row: failed when it
+// had index pages and none was fetched, or listings and none was
+// captured, else finished. It returns the status and whether it ended the
+// sweep.
+func endIfSettled(ctx context.Context, tx *sql.Tx, sweepID string, now int64) (string, bool, error) {
+	res, err := tx.ExecContext(ctx, `UPDATE sweeps SET status = 'finished', finished_at = $2
+		WHERE id = $1 AND status IN ('queued', 'running')
+		AND NOT EXISTS (SELECT 1 FROM sweep_tasks WHERE sweep_id = $1 AND state IN ('pending', 'parked'))`, sweepID, now)
+	if err != nil {
+		return "", false, fmt.Errorf("finishing sweep: %w", err)
+	}
+	n, err := rowsAffected(res)
+	if err != nil || n == 0 {
+		return "", false, err
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT kind, state, COUNT(*) FROM sweep_tasks
+		WHERE sweep_id = $1 AND kind IN ('index', 'listing') GROUP BY kind, state`, sweepID)
+	if err != nil {
+		return "", false, fmt.Errorf("reading task outcomes: %w", err)
+	}
+	total, done := map[string]int{}, map[string]int{}
+	for rows.Next() {
+		var kind, state string
+		var k int
+		if err := rows.Scan(&kind, &state, &k); err != nil {
+			rows.Close()
+			return "", false, fmt.Errorf("reading task outcomes: %w", err)
+		}
+		total[kind] += k
+		if state == TaskDone {
+			done[kind] += k
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return "", false, fmt.Errorf("reading task outcomes: %w", err)
+	}
+	reason := ""
+	switch {
+	case total["index"] > 0 && done["index"] == 0:
+		reason = fmt.Sprintf("every index page failed (%d)", total["index"])
+	case total["listing"] > 0 && done["listing"] == 0:
+		reason = fmt.Sprintf("every listing failed (%d)", total["listing"])
+	}
+	if reason == "" {
+		return wildwatch.SweepFinished, true, nil
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE sweeps SET status = 'failed', reason = $2 WHERE id = $1`, sweepID, reason); err != nil {
+		return "", false, fmt.Errorf("failing sweep: %w", err)
+	}
+	return wildwatch.SweepFailed, true, nil
 }

@@ -3,6 +3,7 @@ package storage
 import (
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -110,7 +111,7 @@ func testCatalogTasks(t *testing.T, s catalogSuite) {
 	if catFinish(t, c, "s4", "index:1", false) {
 		t.Error("sweep s4 reported done while its start step is pending")
 	}
-	if sw, _ := c.GetSweep(ctx, "s4"); sw.Counts != (wildwatch.SweepCounts{Pages: 1, Pending: 1}) {
+	if sw, _ := c.GetSweep(ctx, "s4"); !reflect.DeepEqual(sw.Counts, wildwatch.SweepCounts{Pages: 1, Pending: 1}) {
 		t.Errorf("counts with a pending start step = %+v, want 1 page, 1 pending", sw.Counts)
 	}
 	if !catFinish(t, c, "s4", "start", false) {
@@ -194,7 +195,8 @@ func testCatalogCounts(t *testing.T, s catalogSuite) {
 		{"empty", catSweepPlan{}, wildwatch.SweepCounts{}},
 		{"busy",
 			catSweepPlan{indexDone: 2, indexFailed: 1, indexPending: 1, listingDone: 3, listingFailed: 1, listingPending: 2, captures: 3, flags: 2, errors: 4},
-			wildwatch.SweepCounts{Pages: 2, Listings: 6, Captures: 3, Flags: 2, Errors: 4, Pending: 3}},
+			wildwatch.SweepCounts{Pages: 2, Listings: 6, Captures: 3, Flags: 2, Errors: 4, Pending: 3,
+				ErrorsByKind: map[string]int{wildwatch.ErrKindHTTP: 4}}},
 		{"listings only",
 			catSweepPlan{listingPending: 1, listingDone: 1, captures: 1, flags: 1},
 			wildwatch.SweepCounts{Listings: 2, Captures: 1, Flags: 1, Pending: 1}},
@@ -216,10 +218,10 @@ func testCatalogCounts(t *testing.T, s catalogSuite) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.Counts != tc.want {
+		if !reflect.DeepEqual(got.Counts, tc.want) {
 			t.Errorf("GetSweep(%s).Counts = %+v, want %+v", tc.id, got.Counts, tc.want)
 		}
-		if byID[tc.id] != tc.want {
+		if !reflect.DeepEqual(byID[tc.id], tc.want) {
 			t.Errorf("ListSweeps counts of %s = %+v, want %+v", tc.id, byID[tc.id], tc.want)
 		}
 	}
@@ -328,8 +330,9 @@ func testCatalogConcurrentWriters(t *testing.T, s catalogSuite) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := wildwatch.SweepCounts{Listings: wantTasks, Pending: wantTasks, Captures: workers * perWorker, Errors: workers * perWorker}
-	if sw.Counts != want {
+	want := wildwatch.SweepCounts{Listings: wantTasks, Pending: wantTasks, Captures: workers * perWorker, Errors: workers * perWorker,
+		ErrorsByKind: map[string]int{wildwatch.ErrKindHTTP: workers * perWorker}}
+	if !reflect.DeepEqual(sw.Counts, want) {
 		t.Errorf("counts after concurrent writes = %+v, want %+v", sw.Counts, want)
 	}
 }

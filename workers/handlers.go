@@ -24,6 +24,8 @@ type handlers struct {
 	browser  *crawler.Browser // nil: this worker does not render
 	rules    MatcherSource
 	logger   *slog.Logger
+	obs      Observer // nil: nobody observes
+	life     lifecycle
 }
 
 func (h *handlers) mux() *asynq.ServeMux {
@@ -32,6 +34,7 @@ func (h *handlers) mux() *asynq.ServeMux {
 	mux.HandleFunc(TypeIndex, h.withPayload(h.index))
 	mux.HandleFunc(TypeListing, h.withPayload(h.listing))
 	mux.HandleFunc(TypeRender, h.withPayload(h.render))
+	h.lifecycleHandlers(mux)
 	return mux
 }
 
@@ -40,6 +43,9 @@ func (h *handlers) withPayload(fn func(context.Context, payload) error) asynq.Ha
 		var p payload
 		if err := json.Unmarshal(t.Payload(), &p); err != nil {
 			return fmt.Errorf("decoding %s payload: %v: %w", t.Type(), err, asynq.SkipRetry)
+		}
+		if run, err := h.gate(ctx, p); !run || err != nil {
+			return err
 		}
 		return fn(ctx, p)
 	}
@@ -54,27 +60,6 @@ func (h *handlers) target(ctx context.Context, sweep string) (wildwatch.Target, 
 	return t.WithDefaults(), nil
 }
 
-// start fans a sweep out into its index pages.
-func (h *handlers) start(ctx context.Context, p payload) error {
-	t, err := h.target(ctx, p.Sweep)
-	if err != nil {
-		return err
-	}
-	if err := h.catalog.SetSweepStatus(ctx, p.Sweep, wildwatch.SweepRunning); err != nil {
-		return fmt.Errorf("starting sweep %s: %w", p.Sweep, err)
-	}
-	for _, u := range t.IndexURLs() {
-		st := storage.SweepTask{SweepID: p.Sweep, Key: taskKey(wildwatch.PageIndex, u), Kind: wildwatch.PageIndex, URL: u, Page: 1}
-		if _, err := h.enq.enqueuePage(ctx, t, st); err != nil {
-			return err
-		}
-	}
-	if err := h.revisitKnown(ctx, p, t); err != nil {
-		return err
-	}
-	return h.finish(ctx, p, false)
-}
-
 // index fetches one index page statically and goes on with its links, or
 // hands the page to the render queue when the static page shows none.
 func (h *handlers) index(ctx context.Context, p payload) error {
@@ -82,7 +67,7 @@ func (h *handlers) index(ctx context.Context, p payload) error {
 	if err != nil {
 		return err
 	}
-	c, err := h.fetcher.Fetch(ctx, t, p.URL)
+	c, err := h.fetched(t.Name, wildwatch.RenderStatic)(h.fetcher.Fetch(ctx, t, p.URL))
 	if err != nil {
 		return h.failed(ctx, p, err)
 	}
@@ -138,7 +123,14 @@ func (h *handlers) listing(ctx context.Context, p payload) error {
 	if err != nil {
 		return err
 	}
-	c, err := h.fetcher.Fetch(ctx, t, p.URL)
+	rc, err := h.recheckOf(ctx, p, t)
+	if err != nil {
+		return err
+	}
+	c, err := h.fetched(t.Name, wildwatch.RenderStatic)(h.fetcher.Fetch(rc.context(ctx), t, p.URL))
+	if done, rerr := h.unchanged(ctx, p, t, rc, c); done {
+		return rerr
+	}
 	if done, rerr := h.removal(ctx, p, t, c); done {
 		return rerr
 	}
@@ -175,11 +167,14 @@ func (h *handlers) render(ctx context.Context, p payload) error {
 	if err != nil {
 		return err
 	}
-	c, err := h.browser.Render(ctx, t, p.URL, p.Kind)
+	c, err := h.fetched(t.Name, wildwatch.RenderBrowser)(h.browser.Render(ctx, t, p.URL, p.Kind))
 	if c != nil {
 		c.Mode, c.ModeReason = wildwatch.RenderBrowser, p.Reason
 	}
 	if p.Kind == wildwatch.PageListing {
+		if done, rerr := h.recheckRendered(ctx, p, t, c); done {
+			return rerr
+		}
 		if done, rerr := h.removal(ctx, p, t, c); done {
 			return rerr
 		}
@@ -297,8 +292,10 @@ func (h *handlers) flag(ctx context.Context, rec storage.CaptureRecord) error {
 		Listing:   rec.Listing,
 		Verdict:   rec.Verdict,
 	}
-	if _, _, err := h.catalog.PutFlag(ctx, f); err != nil {
+	if _, added, err := h.catalog.PutFlag(ctx, f); err != nil {
 		return fmt.Errorf("raising flag for capture %s: %w", rec.Capture.ID, err)
+	} else if added {
+		h.observer().FlagRaised(f.Target, f.Category)
 	}
 	return nil
 }

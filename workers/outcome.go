@@ -13,14 +13,16 @@ import (
 )
 
 // finish marks the task done (or failed) in the catalog; the call that
-// finishes the sweep's last task logs it.
+// ends the sweep with its last task logs it and queues its announcement
+// (webhooks). A task done ends a run of block pages (see noteFailure).
 func (h *handlers) finish(ctx context.Context, p payload, failed bool) error {
-	done, err := h.catalog.FinishTask(ctx, p.Sweep, p.Key, failed)
+	o, err := h.catalog.FinishTaskOutcome(ctx, p.Sweep, p.Key, failed)
 	if err != nil {
 		return fmt.Errorf("finishing task %s: %w", p.Key, err)
 	}
-	if done {
-		h.logger.InfoContext(ctx, "sweep finished", "sweep", p.Sweep)
+	if o.SweepEnded {
+		h.logger.InfoContext(ctx, "sweep ended", "sweep", p.Sweep, "status", o.Status)
+		return h.enq.sweepEnded(ctx, p.Sweep)
 	}
 	return nil
 }
@@ -28,9 +30,15 @@ func (h *handlers) finish(ctx context.Context, p payload, failed bool) error {
 // failed decides what a failed step means: a retryable failure is returned
 // for Asynq to retry, unless this was the last attempt; anything else is
 // recorded on the sweep, the task is finished as failed and the sweep goes
-// on.
+// on. A block page counts towards pausing the sweep (noteFailure); once it
+// is paused, the task is parked instead.
 func (h *handlers) failed(ctx context.Context, p payload, err error) error {
 	kind, retryable := classify(err)
+	if parked, nerr := h.noteFailure(ctx, p, kind, err); nerr != nil {
+		return fmt.Errorf("counting failure on sweep %s: %w (%w)", p.Sweep, nerr, err)
+	} else if parked {
+		return nil
+	}
 	if retryable && !lastAttempt(ctx) {
 		h.logger.WarnContext(ctx, "step failed, will retry", "sweep", p.Sweep, "url", p.URL, "kind", kind, "err", err)
 		return err
@@ -40,6 +48,7 @@ func (h *handlers) failed(ctx context.Context, p payload, err error) error {
 	if rerr := h.catalog.AddSweepError(ctx, e); rerr != nil {
 		return fmt.Errorf("recording error on sweep %s: %w", p.Sweep, rerr)
 	}
+	h.observer().SweepError(kind)
 	if ferr := h.finish(ctx, p, true); ferr != nil {
 		return ferr
 	}

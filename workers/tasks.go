@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/hibiken/asynq"
@@ -143,7 +144,14 @@ func (e *enqueuer) enqueuePage(ctx context.Context, tg wildwatch.Target, t stora
 // page is counted once whichever way it is fetched.
 func (e *enqueuer) enqueueRender(ctx context.Context, t storage.SweepTask, reason string, static *wildwatch.Listing) (bool, error) {
 	p := payload{Sweep: t.SweepID, Key: t.Key, URL: t.URL, Page: t.Page, Kind: t.Kind, Reason: reason, Static: static}
-	return e.enqueueTask(ctx, TypeRender, QueueRender, t, p, t.SweepID+"/"+t.Key+"/render")
+	name := t.SweepID + "/" + t.Key
+	// A task queued again by a resume ("<name>/r<seq>") hands its page
+	// over under its own name: the render task of the first queueing may
+	// have been parked, and Asynq keeps its ID.
+	if cur, ok := asynq.GetTaskID(ctx); ok && strings.HasPrefix(cur, name+"/r") {
+		name = cur
+	}
+	return e.enqueueTask(ctx, TypeRender, QueueRender, t, p, name+"/render")
 }
 
 // startSweep creates a sweep of t in the catalog and enqueues its start task.

@@ -50,6 +50,17 @@ type Config struct {
 	Rules   MatcherSource
 	Matcher wildwatch.Matcher
 	Logger  *slog.Logger
+	// Observer, when set, is told about pages, flags and errors (metrics).
+	Observer Observer
+	// Webhooks says where the end of a sweep that raised flags is
+	// announced (see WebhookConfig).
+	Webhooks WebhookConfig
+	// BlockedPause is how many pages in a row answered with a block page
+	// (ErrKindBlocked) pause a sweep (default wildwatch.DefaultBlockedPause).
+	BlockedPause int
+	// Now is the clock of schedules and revisit intervals (default
+	// time.Now).
+	Now func() time.Time
 }
 
 func (c Config) withDefaults() Config {
@@ -82,6 +93,9 @@ func (c Config) validate() error {
 	case c.Queues[QueueRender] > 0 && c.Browser == nil:
 		return errors.New("worker: serving the render queue needs a Browser")
 	}
+	if err := c.Webhooks.validate(); err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
 	return nil
 }
 
@@ -104,7 +118,7 @@ func NewWorker(cfg Config) (*Worker, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	opt, err := asynq.ParseRedisURI(cfg.RedisURL)
+	opt, err := redisConnOpt(cfg.RedisURL)
 	if err != nil {
 		return nil, fmt.Errorf("worker: redis url: %w", err)
 	}
@@ -135,6 +149,8 @@ func (w *Worker) handlers() *handlers {
 		browser:  w.cfg.Browser,
 		rules:    w.cfg.Rules,
 		logger:   w.cfg.Logger,
+		obs:      w.cfg.Observer,
+		life:     w.cfg.lifecycle(),
 	}
 }
 

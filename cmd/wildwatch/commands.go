@@ -50,9 +50,11 @@ func commands() []command {
 	return []command{
 		{"serve", "run everything in one process: queue, workers, API (embedded defaults, or real services by flag)", runServe},
 		{"worker", "handle sweep tasks from a shared Redis", runWorker},
+		{"scheduler", "start the targets' sweeps on their schedules, on a shared Redis (serve runs one too)", runScheduler},
+		{"api", "run the HTTP API alone, against a shared Redis, catalog and evidence store", runAPI},
 		{"demo-site", "serve the bundled demo marketplace (--truth prints the listings a correct sweep flags)", runDemoSite},
 		{"sweep", "sweep run TARGET.yaml | start NAME | status ID | list", runSweep},
-		{"targets", "targets apply FILE... | list | show NAME", runTargets},
+		{"targets", "targets apply FILE... | list [--json] | schedule NAME (--cron EXPR | --every 6h | --off) [--window 22:00-06:00 --tz ZONE]", runTargets},
 		{"flags", "flags list [filters] | show ID", runFlags},
 		{"review", "review FLAG_ID --decision confirmed|dismissed [--note TEXT]", runReview},
 		{"capture", "capture show|warc|manifest|screenshot|dom|compare ID [-o FILE]", runCapture},

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
-	"fmt"
 	"io"
 	"net/url"
 	"os"
@@ -25,46 +24,6 @@ func printJSON(e *cmdEnv, v any) error {
 	enc := json.NewEncoder(e.out)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
-}
-
-func runTargets(ctx context.Context, e *cmdEnv, args []string) error {
-	return subcommand(ctx, e, "targets", args, map[string]func(context.Context, *cmdEnv, []string) error{
-		"apply": func(ctx context.Context, e *cmdEnv, args []string) error {
-			fs := newFlagSet(e, "targets apply", "targets apply FILE...")
-			c := remoteFlags(fs, e)
-			pos, err := parseFlags(fs, args)
-			if err != nil {
-				return err
-			}
-			if len(pos) == 0 {
-				return usageError{"want one or more target files"}
-			}
-			for _, p := range pos {
-				src, err := readFileArg(e, p)
-				if err != nil {
-					return err
-				}
-				t, err := c.ApplyTarget(ctx, p, src)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(e.out, "applied target %q from %s\n", t.Name, p)
-			}
-			return nil
-		},
-		"list": func(ctx context.Context, e *cmdEnv, args []string) error {
-			fs := newFlagSet(e, "targets list", "targets list")
-			c := remoteFlags(fs, e)
-			if _, err := parseFlags(fs, args); err != nil {
-				return err
-			}
-			ts, err := c.Targets(ctx)
-			if err != nil {
-				return err
-			}
-			return printJSON(e, ts)
-		},
-	})
 }
 
 func runFlags(ctx context.Context, e *cmdEnv, args []string) error {

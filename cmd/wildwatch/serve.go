@@ -22,9 +22,12 @@ func runServe(ctx context.Context, e *cmdEnv, args []string) error {
 	fs := newFlagSet(e, "serve", "serve [flags]")
 	var o serviceOptions
 	o.register(fs, e.getenv)
+	var ops opsOptions
+	ops.register(fs, e.getenv)
 	addr := fs.String("addr", "127.0.0.1:8080", "API listen address")
 	publicURL := fs.String("public-url", e.getenv("WILDWATCH_PUBLIC_URL"), "the API's address as others reach it (https://wildwatch.example.org), for share links; empty uses the address each request came to (env WILDWATCH_PUBLIC_URL)")
 	concurrency := fs.Int("concurrency", 8, "tasks handled at once")
+	hooks := registerWebhookFlags(fs, e.getenv, publicURL)
 	demo := fs.Bool("demo", false, "also serve the demo marketplace and apply its target")
 	demoAddr := fs.String("demo-addr", "127.0.0.1:8090", "demo marketplace listen address (with --demo)")
 	if _, err := parseFlags(fs, args); err != nil {
@@ -41,20 +44,37 @@ func runServe(ctx context.Context, e *cmdEnv, args []string) error {
 		return err
 	}
 	defer st.close(ctx)
+	st.shutdownTimeout = ops.shutdownTimeout
+	st.metrics.RefreshHosts(ctx)
+	if st.webhooks, err = hooks.config(); err != nil {
+		return err
+	}
 
 	queue, stop, err := st.startWorker(ctx, e.logger, *concurrency)
 	if err != nil {
 		return err
 	}
 	defer stop()
+	stopScheduler, err := startScheduler(ctx, st, e.logger, hooks.sync)
+	if err != nil {
+		return err
+	}
+	defer stopScheduler()
+	stopOps, err := st.serveOps(ctx, e, ops.metricsAddr)
+	if err != nil {
+		return err
+	}
+	defer stopOps()
 	srv, err := api.New(api.Config{Catalog: st.catalog, Evidence: st.store, Sweeps: queue, Logger: e.logger, Links: st.signer.LinkSigner(),
 		PublicKey: storage.FormatPublicKey(st.signer.PublicKey()), Signer: st.signer, PDF: st.browser.PrintPDF, PublicURL: *publicURL})
 	if err != nil {
 		return err
 	}
-	httpSrv := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	httpSrv := &http.Server{Handler: st.apiHandler(srv, e.logger), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = httpSrv.Serve(ln) }()
-	defer stopWithin(ctx, httpSrv.Shutdown, 10*time.Second)
+	// On the way out the API stops taking connections and answers the
+	// requests it has; then the worker finishes or returns its tasks.
+	defer stopWithin(ctx, httpSrv.Shutdown, ops.shutdownTimeout)
 
 	if *demo {
 		base, stopDemo, err := startDemo(ctx, e, *demoAddr)
@@ -80,7 +100,7 @@ func runServe(ctx context.Context, e *cmdEnv, args []string) error {
 	fmt.Fprintf(e.out, "API: %s\nadmin token: %s\n", apiURL, token)
 	fmt.Fprintf(e.out, "try: WILDWATCH_SERVER=%s WILDWATCH_TOKEN=%s wildwatch sweep start demo --follow\n", apiURL, token)
 	<-ctx.Done()
-	e.logger.Info("shutting down")
+	e.logger.Info("shutting down", "within", ops.shutdownTimeout)
 	return nil
 }
 
@@ -88,8 +108,11 @@ func runWorker(ctx context.Context, e *cmdEnv, args []string) error {
 	fs := newFlagSet(e, "worker", "worker --redis URL [flags]")
 	var o serviceOptions
 	o.register(fs, e.getenv)
+	var ops opsOptions
+	ops.register(fs, e.getenv)
 	concurrency := fs.Int("concurrency", 8, "tasks handled at once")
 	queues := fs.String("queues", "", "comma-separated queues to serve (default: all: "+workers.QueueSweep+","+workers.QueueStatic+")")
+	hooks := registerWebhookFlags(fs, e.getenv, nil)
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -101,16 +124,31 @@ func runWorker(ctx context.Context, e *cmdEnv, args []string) error {
 		return err
 	}
 	defer st.close(ctx)
+	st.shutdownTimeout = ops.shutdownTimeout
+	if st.webhooks, err = hooks.config(); err != nil {
+		return err
+	}
 	w, err := st.newWorker(e.logger, *concurrency, *queues)
 	if err != nil {
 		return err
 	}
+	stopOps, err := st.serveOps(ctx, e, ops.metricsAddr)
+	if err != nil {
+		return err
+	}
+	defer stopOps()
 	if err := w.Start(ctx); err != nil {
 		return err
 	}
 	<-ctx.Done()
-	e.logger.Info("worker stopping")
-	return stopWithin(ctx, w.Stop, 15*time.Second)
+	// No new tasks are taken from here on; tasks in flight have the
+	// shutdown timeout to finish, and the rest go back to the queue.
+	e.logger.Info("worker stopping", "within", ops.shutdownTimeout)
+	if err := stopWithin(ctx, w.Stop, st.stopTimeout()); err != nil {
+		return err
+	}
+	e.logger.Info("worker stopped")
+	return nil
 }
 
 func runDemoSite(ctx context.Context, e *cmdEnv, args []string) error {

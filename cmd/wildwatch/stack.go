@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
 	"github.com/wildwatch/wildwatch"
 	"github.com/wildwatch/wildwatch/crawler"
+	"github.com/wildwatch/wildwatch/metrics"
 	"github.com/wildwatch/wildwatch/rules"
 	"github.com/wildwatch/wildwatch/storage"
 	"github.com/wildwatch/wildwatch/workers"
@@ -50,7 +52,7 @@ type serviceOptions struct {
 
 func (o *serviceOptions) register(fs *flag.FlagSet, getenv func(string) string) {
 	fs.StringVar(&o.dataDir, "data", cmp.Or(getenv("WILDWATCH_DATA"), "data"), "directory for embedded state: catalog, evidence, keys (env WILDWATCH_DATA)")
-	fs.StringVar(&o.redisURL, "redis", getenv("WILDWATCH_REDIS"), "queue Redis URL, redis://host:6379/0; empty runs an in-process Redis whose queue is lost on restart (env WILDWATCH_REDIS)")
+	fs.StringVar(&o.redisURL, "redis", getenv("WILDWATCH_REDIS"), "queue Redis URL: redis://[:password@]host:6379/0, rediss:// (TLS), redis-sentinel://[:password@]host1:26379,host2:26379/master-name?db=0 or redis-cluster://host1:6379,host2:6379; empty runs an in-process Redis whose queue is lost on restart (env WILDWATCH_REDIS)")
 	fs.StringVar(&o.databaseDSN, "database", getenv("WILDWATCH_DATABASE"), "catalog: postgres://… URL or SQLite file; empty means DATA/wildwatch.db (env WILDWATCH_DATABASE)")
 	fs.StringVar(&o.s3Endpoint, "s3-endpoint", getenv("WILDWATCH_S3_ENDPOINT"), "S3 endpoint host:port for evidence; empty keeps evidence in DATA/evidence (env WILDWATCH_S3_ENDPOINT)")
 	fs.StringVar(&o.s3Bucket, "s3-bucket", cmp.Or(getenv("WILDWATCH_S3_BUCKET"), "wildwatch-evidence"), "S3 bucket for evidence (env WILDWATCH_S3_BUCKET)")
@@ -87,9 +89,22 @@ type stack struct {
 	matcher  *rules.Matcher
 	// retryBase is the workers' first retry delay.
 	retryBase time.Duration
+	// rdb is a client of the queue's Redis (the in-process one included),
+	// for readiness checks.
+	rdb redis.UniversalClient
 	// limitRedis holds the per-host limits shared by every worker; nil on
 	// the in-process Redis.
-	limitRedis *redis.Client
+	limitRedis redis.UniversalClient
+	// metrics counts what the parts do; inspector reads the queue sizes
+	// for it.
+	metrics   *metrics.Metrics
+	inspector *workers.Inspector
+	// shutdownTimeout is how long a stopping worker lets its tasks in
+	// flight finish before it returns them to the queue (zero: the
+	// workers' default).
+	shutdownTimeout time.Duration
+	// webhooks is where the workers announce sweeps that raised flags.
+	webhooks workers.WebhookConfig
 	// timestamper is nil without --tsa-url.
 	timestamper storage.Timestamper
 }
@@ -111,6 +126,12 @@ func openStack(ctx context.Context, o serviceOptions, logger *slog.Logger) (_ *s
 		s.redisURL = s.embedded.URL()
 		logger.Warn("queue is an in-process Redis: work still queued when the process stops is lost and sweeps must be started again; give --redis for a durable queue")
 	}
+	if s.rdb, err = workers.NewRedisClient(s.redisURL); err != nil {
+		return nil, fmt.Errorf("--redis: %w", err)
+	}
+	if s.inspector, err = workers.NewInspector(s.redisURL); err != nil {
+		return nil, fmt.Errorf("--redis: %w", err)
+	}
 	dsn := cmp.Or(o.databaseDSN, filepath.Join(o.dataDir, "wildwatch.db"))
 	if s.catalog, err = storage.OpenCatalog(ctx, storage.CatalogConfig{DSN: dsn, Logger: logger}); err != nil {
 		return nil, fmt.Errorf("opening catalog: %w", err)
@@ -129,17 +150,19 @@ func openStack(ctx context.Context, o serviceOptions, logger *slog.Logger) (_ *s
 		s.timestamper = tsa
 		logger.Info("manifests are timestamped", "tsa", o.tsaURL)
 	}
-	var limiter crawler.Limiter // per process on the in-process Redis
+	s.metrics = metrics.New(metrics.Config{Queues: queueSizes(s.inspector), Hosts: s.targetHosts, Logger: logger})
+	var limiter crawler.Limiter = &crawler.HostLimiter{} // per process on the in-process Redis
+	fcfg := crawler.Config{Logger: logger}
 	if o.redisURL != "" {
-		// Every worker on this Redis keeps one set of per-host limits.
-		opt, err := redis.ParseURL(o.redisURL)
-		if err != nil {
-			return nil, fmt.Errorf("--redis: %w", err)
-		}
-		s.limitRedis = redis.NewClient(opt)
+		// Every worker on this Redis keeps one set of per-host limits,
+		// one robots.txt per host and one count per target and day.
+		s.limitRedis = s.rdb
 		limiter = &crawler.RedisLimiter{Client: s.limitRedis}
+		fcfg.Robots = &crawler.RedisRobotsCache{Client: s.limitRedis}
+		fcfg.Requests = &crawler.RedisRequestCounter{Client: s.limitRedis}
 	}
-	s.fetcher = crawler.New(crawler.Config{Logger: logger, Limiter: limiter})
+	fcfg.Limiter = &crawler.ObservedLimiter{Limiter: limiter, Observer: s.metrics}
+	s.fetcher = crawler.New(fcfg)
 	s.browser = s.fetcher.NewBrowser(crawler.BrowserConfig{RemoteURL: o.chromeURL, ExecPath: o.chromePath, Tabs: o.tabs, PageTimeout: o.pageTimeout, Logger: logger})
 	if s.matcher, err = loadMatcher(o.rulesPath); err != nil {
 		return nil, err
@@ -242,7 +265,7 @@ func ensureActiveRules(ctx context.Context, cat *storage.Catalog, path string) e
 
 // evidence returns the evidence writer over the stack's store and key.
 func (s *stack) evidence(logger *slog.Logger) *storage.Evidence {
-	return &storage.Evidence{Store: s.store, Signer: s.signer, Timestamper: s.timestamper, Logger: logger}
+	return &storage.Evidence{Store: s.metrics.Store(s.store), Signer: s.signer, Timestamper: s.timestamper, Logger: logger}
 }
 
 // newWorker builds a worker on the stack.
@@ -257,6 +280,10 @@ func (s *stack) newWorker(logger *slog.Logger, concurrency int, queues string) (
 		Browser:     s.browser,
 		Rules:       &workers.ActiveRules{Catalog: s.catalog, Fallback: s.matcher, Logger: logger},
 		Logger:      logger,
+		Observer:    s.metrics,
+		Webhooks:    s.webhooks,
+
+		ShutdownTimeout: s.shutdownTimeout,
 	}
 	if queues != "" {
 		cfg.Queues = map[string]int{}
@@ -280,11 +307,11 @@ func (s *stack) startWorker(ctx context.Context, logger *slog.Logger, concurrenc
 		return nil, nil, err
 	}
 	if queue, err = workers.NewClient(s.redisURL, s.catalog); err != nil {
-		_ = stopWithin(ctx, w.Stop, 15*time.Second)
+		_ = stopWithin(ctx, w.Stop, s.stopTimeout())
 		return nil, nil, err
 	}
 	return queue, func() {
-		_ = stopWithin(ctx, w.Stop, 15*time.Second)
+		_ = stopWithin(ctx, w.Stop, s.stopTimeout())
 		_ = queue.Close()
 	}, nil
 }
@@ -296,8 +323,11 @@ func (s *stack) close(ctx context.Context) {
 	if s.fetcher != nil {
 		s.fetcher.Close()
 	}
-	if s.limitRedis != nil {
-		_ = s.limitRedis.Close()
+	if s.inspector != nil {
+		_ = s.inspector.Close()
+	}
+	if s.rdb != nil {
+		_ = s.rdb.Close()
 	}
 	if s.catalog != nil {
 		_ = s.catalog.Close()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wildwatch/wildwatch"
+	"github.com/wildwatch/wildwatch/api"
 	"github.com/wildwatch/wildwatch/crawler"
 )
 
@@ -17,6 +18,9 @@ func runSweep(ctx context.Context, e *cmdEnv, args []string) error {
 		"start":  runSweepStart,
 		"status": runSweepStatus,
 		"list":   runSweepList,
+		"pause":  sweepAction("pause", (*api.Client).PauseSweep),
+		"resume": sweepAction("resume", (*api.Client).ResumeSweep),
+		"cancel": sweepAction("cancel", (*api.Client).CancelSweep),
 	})
 }
 
@@ -35,12 +39,16 @@ type sweepSummary struct {
 	Changed   int `json:"changed"`
 	Unchanged int `json:"unchanged"`
 	Removed   int `json:"removed"`
+	// Checked counts listings found unchanged without a new capture.
+	Checked int `json:"checked"`
+	// Reason says why a sweep is paused, failed or cancelled.
+	Reason string `json:"reason,omitempty"`
 }
 
 func summarize(s wildwatch.Sweep) sweepSummary {
 	c := s.Counts
 	return sweepSummary{Sweep: s.ID, Status: s.Status, Pages: c.Pages, Listings: c.Listings, Captures: c.Captures, Flags: c.Flags, Errors: c.Errors,
-		New: c.New, Changed: c.Changed, Unchanged: c.Unchanged, Removed: c.Removed}
+		New: c.New, Changed: c.Changed, Unchanged: c.Unchanged, Removed: c.Removed, Checked: c.Checked, Reason: s.Reason}
 }
 
 // runSweepRun sweeps one target file to the end in the foreground, on the
@@ -100,12 +108,15 @@ func runSweepRun(ctx context.Context, e *cmdEnv, args []string) error {
 
 // logProgress logs a sweep's counts.
 func (e *cmdEnv) logProgress(s wildwatch.Sweep) {
-	e.logger.Info("sweep progress", "sweep", s.ID, "pages", s.Counts.Pages, "listings", s.Counts.Listings,
+	e.logger.Info("sweep progress", "sweep", s.ID, "status", s.Status, "pages", s.Counts.Pages, "listings", s.Counts.Listings,
 		"captures", s.Counts.Captures, "flags", s.Counts.Flags, "errors", s.Counts.Errors, "pending", s.Counts.Pending)
+	if s.Status == wildwatch.SweepPaused {
+		e.logger.Warn("sweep paused", "sweep", s.ID, "reason", s.Reason, "resume", "wildwatch sweep resume "+s.ID)
+	}
 }
 
-// waitSweep polls a sweep until it is finished or failed, reporting
-// progress every few seconds.
+// waitSweep polls a sweep until it has ended (finished, failed or
+// cancelled), reporting progress every few seconds.
 func waitSweep(ctx context.Context, id string, every time.Duration, get func(context.Context, string) (wildwatch.Sweep, error), progress func(wildwatch.Sweep)) (wildwatch.Sweep, error) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
@@ -115,7 +126,7 @@ func waitSweep(ctx context.Context, id string, every time.Duration, get func(con
 		if err != nil {
 			return s, err
 		}
-		if s.Status == wildwatch.SweepFinished || s.Status == wildwatch.SweepFailed {
+		if wildwatch.SweepEnded(s.Status) {
 			return s, nil
 		}
 		if time.Since(lastReport) >= 5*time.Second {
@@ -184,4 +195,22 @@ func runSweepList(ctx context.Context, e *cmdEnv, args []string) error {
 		return err
 	}
 	return printJSON(e, sws)
+}
+
+// sweepAction is `sweep pause|resume|cancel ID`: it prints the sweep as it
+// is after the action.
+func sweepAction(verb string, act func(*api.Client, context.Context, string) (wildwatch.Sweep, error)) func(context.Context, *cmdEnv, []string) error {
+	return func(ctx context.Context, e *cmdEnv, args []string) error {
+		fs := newFlagSet(e, "sweep "+verb, "sweep "+verb+" SWEEP_ID")
+		c := remoteFlags(fs, e)
+		arg, err := oneArg(fs, args, "sweep ID")
+		if err != nil {
+			return err
+		}
+		sw, err := act(c, ctx, arg)
+		if err != nil {
+			return err
+		}
+		return printJSON(e, sw)
+	}
 }
