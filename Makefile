@@ -64,7 +64,7 @@ test: tools lint ## run every test against real Redis, PostgreSQL and S3 (versit
 	$(GO) test -count=1 -timeout 30m ./...
 
 .PHONY: bench
-bench: build ## sweep the demo site and compare with a bare colly crawl in the same run
+bench: build tools ## sweep the demo site (embedded and on real Redis, PostgreSQL, S3), render and match, each against a baseline in the same run
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m ./bench/ | tee bench.out
 	@$(GO) run ./bench/report < bench.out
 

@@ -18,7 +18,8 @@ type comparison struct {
 }
 
 var comparisons = []comparison{
-	{"sweep of the demo site", "Pipeline", "BareColly", []string{"listings/s", "cpu-s/1000listings", "peak-MiB", "listings"}},
+	{"sweep of the demo site, embedded services", "Pipeline", "BareColly", []string{"listings/s", "cpu-s/1000listings", "peak-MiB", "listings"}},
+	{"sweep of the demo site, worker on Redis, PostgreSQL, S3", "PipelineServices", "BareColly", []string{"listings/s", "cpu-s/1000listings", "peak-MiB", "listings"}},
 	{"rendering JavaScript listings", "RenderPool", "RenderPlainLoop", []string{"pages/s", "peak-rss-MiB", "pages"}},
 	{"matching, 10,000 terms, one core", "Match10k", "RegexpBaseline10k", []string{"MB/s", "ns/B"}},
 	{"matching, default pack against 10,000 terms", "MatchDefault", "Match10k", []string{"MB/s", "ns/B"}},
