@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -34,6 +35,11 @@ type Catalog struct {
 	// pageSize is how many rows a paged read (EachCaptureListing) fetches
 	// per query; 0 means defaultPageSize. Tests make it small.
 	pageSize int
+	// sweepSpecs caches the target spec of recent sweeps (sweep id →
+	// JSON), which never changes once the sweep is created and is read for
+	// every task of the sweep.
+	sweepSpecsMu sync.Mutex
+	sweepSpecs   map[string]string
 }
 
 // defaultPageSize is the rows per query of paged reads.

@@ -70,20 +70,34 @@ func insertSweep(ctx context.Context, db execer, s wildwatch.Sweep, t wildwatch.
 
 // SweepTarget returns the target as it was when the sweep was created.
 func (c *Catalog) SweepTarget(ctx context.Context, sweepID string) (wildwatch.Target, error) {
-	var spec string
-	err := c.db.QueryRowContext(ctx, `SELECT target_spec FROM sweeps WHERE id = $1`, sweepID).Scan(&spec)
-	if errors.Is(err, sql.ErrNoRows) {
-		return wildwatch.Target{}, fmt.Errorf("sweep %s: %w", sweepID, ErrNotFound)
+	c.sweepSpecsMu.Lock()
+	spec, ok := c.sweepSpecs[sweepID]
+	c.sweepSpecsMu.Unlock()
+	if !ok {
+		err := c.db.QueryRowContext(ctx, `SELECT target_spec FROM sweeps WHERE id = $1`, sweepID).Scan(&spec)
+		if errors.Is(err, sql.ErrNoRows) {
+			return wildwatch.Target{}, fmt.Errorf("sweep %s: %w", sweepID, ErrNotFound)
+		}
+		if err != nil {
+			return wildwatch.Target{}, fmt.Errorf("getting target of sweep %s: %w", sweepID, err)
+		}
+		c.sweepSpecsMu.Lock()
+		if c.sweepSpecs == nil || len(c.sweepSpecs) >= maxCachedSweepSpecs {
+			c.sweepSpecs = make(map[string]string)
+		}
+		c.sweepSpecs[sweepID] = spec
+		c.sweepSpecsMu.Unlock()
 	}
-	if err != nil {
-		return wildwatch.Target{}, fmt.Errorf("getting target of sweep %s: %w", sweepID, err)
-	}
+	// Decoded each time, so that no caller shares another's target.
 	t, err := decodeTarget(spec)
 	if err != nil {
 		return wildwatch.Target{}, fmt.Errorf("getting target of sweep %s: %w", sweepID, err)
 	}
 	return t, nil
 }
+
+// maxCachedSweepSpecs bounds the sweeps whose target spec a Catalog keeps.
+const maxCachedSweepSpecs = 256
 
 // sweepSelect reads sweeps with their counts in one query: each count is a
 // correlated subquery served by an index on sweep_id.
