@@ -128,6 +128,9 @@ func runKeys(ctx context.Context, e *cmdEnv, args []string) error {
 		return err
 	}
 	fmt.Fprintln(e.out, storage.FormatPublicKey(s.PublicKey()))
+	// The key alone on standard output, for a file `verify --pubkey`
+	// reads; its fingerprint, for `verify CASE.wacz --fingerprint`, beside.
+	fmt.Fprintln(e.err, "fingerprint:", storage.Fingerprint(s.PublicKey()))
 	return nil
 }
 
