@@ -132,6 +132,9 @@ func NewWorker(cfg Config) (*Worker, error) {
 			}
 			return cfg.retryDelay(n)
 		},
+		// A step that failed because one of wildwatch's own services was
+		// out of reach is retried without counting the try.
+		IsFailure:                func(err error) bool { return !serviceOutage(err) },
 		Logger:                   slogAdapter{cfg.Logger},
 		LogLevel:                 asynq.ErrorLevel, // failed steps are logged by the handlers
 		ShutdownTimeout:          cfg.ShutdownTimeout,

@@ -46,6 +46,7 @@ type Server struct {
 	AccessKey string
 	SecretKey string
 
+	dir  string // the posix backend's directory
 	cmd  *exec.Cmd
 	done chan struct{} // closed when the process has exited
 	err  error         // the process's exit status, set before done closes
@@ -128,12 +129,23 @@ func start(ctx context.Context, bin, dir string) (*Server, error) {
 		Endpoint:  net.JoinHostPort("127.0.0.1", port),
 		AccessKey: "root" + randomHex(8),
 		SecretKey: randomHex(20),
-		done:      make(chan struct{}),
+		dir:       dir,
 		log:       filepath.Join(dir, "versitygw-"+port+".log"),
 	}
-	logFile, err := os.Create(s.log)
-	if err != nil {
+	if err := s.run(ctx, bin); err != nil {
 		return nil, err
+	}
+	return s, nil
+}
+
+// run starts the server process on s.Endpoint and waits until it answers.
+func (s *Server) run(ctx context.Context, bin string) error {
+	s.done = make(chan struct{})
+	s.err = nil
+	// Appending keeps what an earlier run on the same port wrote.
+	logFile, err := os.OpenFile(s.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
 	}
 	defer logFile.Close() // the child keeps its own descriptor
 
@@ -142,8 +154,8 @@ func start(ctx context.Context, bin, dir string) (*Server, error) {
 		"--region", Region,
 		"--quiet",
 		"posix",
-		"--versioning-dir", versions,
-		root,
+		"--versioning-dir", filepath.Join(s.dir, "versions"),
+		filepath.Join(s.dir, "buckets"),
 	)
 	// Credentials go through the environment rather than argv, where every
 	// process on the machine could read them.
@@ -154,18 +166,38 @@ func start(ctx context.Context, bin, dir string) (*Server, error) {
 	s.cmd.Stdout = logFile
 	s.cmd.Stderr = logFile
 	if err := s.cmd.Start(); err != nil {
-		return nil, fmt.Errorf("running %s: %w", bin, err)
+		return fmt.Errorf("running %s: %w", bin, err)
 	}
+	cmd, done := s.cmd, s.done
 	go func() {
-		s.err = s.cmd.Wait()
-		close(s.done)
+		s.err = cmd.Wait()
+		close(done)
 	}()
 
 	if err := s.waitReady(ctx); err != nil {
 		_ = s.Stop()
-		return nil, err
+		return err
 	}
-	return s, nil
+	return nil
+}
+
+// Restart starts a stopped server again on the same endpoint, with the same
+// credentials and directory, so that clients holding the endpoint reach it
+// and find what it stored before; a running server is stopped first. The
+// port was free while the server was down, so someone else may have taken
+// it: then Restart fails.
+func (s *Server) Restart(ctx context.Context) error {
+	if err := s.Stop(); err != nil {
+		return err
+	}
+	bin, err := Binary()
+	if err != nil {
+		return err
+	}
+	if err := s.run(ctx, bin); err != nil {
+		return fmt.Errorf("restarting versitygw on %s: %w", s.Endpoint, err)
+	}
+	return nil
 }
 
 // waitReady polls the endpoint until it answers with any HTTP status.
