@@ -1,15 +1,13 @@
 package workers
 
 import (
-	"database/sql/driver"
 	"errors"
 	"io"
 	"net"
 	"syscall"
 
-	"github.com/jackc/pgx/v5/pgconn"
-
 	"github.com/wildwatch/wildwatch/crawler"
+	"github.com/wildwatch/wildwatch/storage"
 )
 
 // serviceOutage reports an error that comes from a service of wildwatch's
@@ -28,10 +26,8 @@ func serviceOutage(err error) bool {
 	if errors.As(err, &fe) {
 		return false
 	}
-	var ce *pgconn.ConnectError
 	var oe *net.OpError
-	return errors.As(err, &ce) || errors.As(err, &oe) ||
-		errors.Is(err, driver.ErrBadConn) || errors.Is(err, syscall.ECONNREFUSED) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		pgconn.SafeToRetry(err)
+	return storage.Unavailable(err) || errors.As(err, &oe) ||
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, io.ErrUnexpectedEOF)
 }

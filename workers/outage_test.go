@@ -1,14 +1,11 @@
 package workers
 
 import (
-	"database/sql/driver"
 	"errors"
 	"fmt"
 	"net"
 	"syscall"
 	"testing"
-
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/wildwatch/wildwatch"
 	"github.com/wildwatch/wildwatch/crawler"
@@ -24,8 +21,6 @@ func TestServiceOutage(t *testing.T) {
 	}{
 		{"nil", nil, false},
 		{"catalog connection refused", fmt.Errorf("loading target of sweep s: %w", refused), true},
-		{"database connection lost", fmt.Errorf("finishing task: %w", driver.ErrBadConn), true},
-		{"database cannot be reached", fmt.Errorf("gate: %w", &pgconn.ConnectError{}), true},
 		{"evidence store reset", fmt.Errorf("storing warc: %w", syscall.ECONNRESET), true},
 		{"a site refusing connections", &crawler.FetchError{Kind: wildwatch.ErrKindNetwork, Retryable: true, Err: refused}, false},
 		{"a page error", &crawler.FetchError{Kind: wildwatch.ErrKindHTTP, Status: 500}, false},
