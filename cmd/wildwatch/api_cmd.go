@@ -7,8 +7,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/wildwatch/wildwatch/api"
-	"github.com/wildwatch/wildwatch/storage"
 	"github.com/wildwatch/wildwatch/workers"
 )
 
@@ -21,7 +19,7 @@ func runAPI(ctx context.Context, e *cmdEnv, args []string) error {
 	var ops opsOptions
 	ops.register(fs, e.getenv)
 	addr := fs.String("addr", "127.0.0.1:8080", "API listen address")
-	publicURL := fs.String("public-url", e.getenv("WILDWATCH_PUBLIC_URL"), "the API's address as others reach it (https://wildwatch.example.org), for share links; empty uses the address each request came to (env WILDWATCH_PUBLIC_URL)")
+	publicURL := publicURLFlag(fs, e.getenv)
 	if _, err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -45,8 +43,7 @@ func runAPI(ctx context.Context, e *cmdEnv, args []string) error {
 		return err
 	}
 	defer queue.Close()
-	srv, err := api.New(api.Config{Catalog: st.catalog, Evidence: st.store, Sweeps: queue, Logger: e.logger, Links: st.signer.LinkSigner(),
-		PublicKey: storage.FormatPublicKey(st.signer.PublicKey()), Signer: st.signer, PDF: st.browser.PrintPDF, PublicURL: *publicURL})
+	srv, err := st.newAPI(queue, *publicURL, e.logger)
 	if err != nil {
 		return err
 	}

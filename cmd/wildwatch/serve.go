@@ -25,7 +25,7 @@ func runServe(ctx context.Context, e *cmdEnv, args []string) error {
 	var ops opsOptions
 	ops.register(fs, e.getenv)
 	addr := fs.String("addr", "127.0.0.1:8080", "API listen address")
-	publicURL := fs.String("public-url", e.getenv("WILDWATCH_PUBLIC_URL"), "the API's address as others reach it (https://wildwatch.example.org), for share links; empty uses the address each request came to (env WILDWATCH_PUBLIC_URL)")
+	publicURL := publicURLFlag(fs, e.getenv)
 	concurrency := fs.Int("concurrency", 8, "tasks handled at once")
 	hooks := registerWebhookFlags(fs, e.getenv, publicURL)
 	demo := fs.Bool("demo", false, "also serve the demo marketplace and apply its target")
@@ -65,8 +65,7 @@ func runServe(ctx context.Context, e *cmdEnv, args []string) error {
 		return err
 	}
 	defer stopOps()
-	srv, err := api.New(api.Config{Catalog: st.catalog, Evidence: st.store, Sweeps: queue, Logger: e.logger, Links: st.signer.LinkSigner(),
-		PublicKey: storage.FormatPublicKey(st.signer.PublicKey()), Signer: st.signer, PDF: st.browser.PrintPDF, PublicURL: *publicURL})
+	srv, err := st.newAPI(queue, *publicURL, e.logger)
 	if err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/wildwatch/wildwatch"
+	"github.com/wildwatch/wildwatch/api"
 	"github.com/wildwatch/wildwatch/crawler"
 	"github.com/wildwatch/wildwatch/metrics"
 	"github.com/wildwatch/wildwatch/rules"
@@ -335,4 +336,15 @@ func (s *stack) close(ctx context.Context) {
 	if s.embedded != nil {
 		s.embedded.Stop()
 	}
+}
+
+// newAPI is the API on the stack's services, queueing sweeps on queue.
+func (s *stack) newAPI(queue api.SweepStarter, publicURL string, logger *slog.Logger) (*api.Server, error) {
+	return api.New(api.Config{Catalog: s.catalog, Evidence: s.store, Sweeps: queue, Logger: logger, Links: s.signer.LinkSigner(),
+		PublicKey: storage.FormatPublicKey(s.signer.PublicKey()), Signer: s.signer, PDF: s.browser.PrintPDF, PublicURL: publicURL})
+}
+
+// publicURLFlag defines --public-url, for the roles that serve the API.
+func publicURLFlag(fs *flag.FlagSet, getenv func(string) string) *string {
+	return fs.String("public-url", getenv("WILDWATCH_PUBLIC_URL"), "the API's address as others reach it (https://wildwatch.example.org), for share links; empty uses the address each request came to (env WILDWATCH_PUBLIC_URL)")
 }
