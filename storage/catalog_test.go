@@ -82,6 +82,8 @@ func runCatalogSuite(t *testing.T, newDSN func(t *testing.T) string) {
 		{"RuleSetRaces", testCatalogRuleSetRaces},
 		{"RuleStats", testCatalogRuleStats},
 		{"UpgradeRuleSets", testCatalogUpgradeRuleSets},
+		{"Users", testCatalogUsers},
+		{"Cases", testCatalogCases},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -19,7 +19,7 @@ type Token struct {
 }
 
 // PutToken stores t under its name, replacing (rotating) any token of that
-// name. CreatedAt defaults to now. Name, Role and Hash are required; two
+// name and ending the console sessions opened with the one replaced. CreatedAt defaults to now. Name, Role and Hash are required; two
 // tokens cannot share a hash.
 func (c *Catalog) PutToken(ctx context.Context, t Token) error {
 	if t.Name == "" || t.Role == "" || t.Hash == "" {
@@ -28,13 +28,19 @@ func (c *Catalog) PutToken(ctx context.Context, t Token) error {
 	if t.CreatedAt.IsZero() {
 		t.CreatedAt = catalogNow()
 	}
-	_, err := c.db.ExecContext(ctx, `INSERT INTO api_tokens (name, role, hash, created_at) VALUES ($1, $2, $3, $4)
+	return c.inTx(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO api_tokens (name, role, hash, created_at) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (name) DO UPDATE SET role = excluded.role, hash = excluded.hash, created_at = excluded.created_at`,
-		t.Name, t.Role, t.Hash, unixMicros(t.CreatedAt))
-	if err != nil {
-		return fmt.Errorf("putting token %s: %w", t.Name, err)
-	}
-	return nil
+			t.Name, t.Role, t.Hash, unixMicros(t.CreatedAt))
+		if err != nil {
+			return fmt.Errorf("putting token %s: %w", t.Name, err)
+		}
+		// A rotated token's console sessions end with the old secret.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM console_sessions WHERE principal = $1 AND kind = 'token'`, t.Name); err != nil {
+			return fmt.Errorf("ending sessions of token %s: %w", t.Name, err)
+		}
+		return nil
+	})
 }
 
 // TokenByHash returns the token whose hash is hash.
@@ -70,8 +76,12 @@ func (c *Catalog) ListTokens(ctx context.Context) ([]Token, error) {
 	return ts, nil
 }
 
-// DeleteToken removes the token named name.
+// DeleteToken removes the token named name and ends the console sessions
+// opened with it.
 func (c *Catalog) DeleteToken(ctx context.Context, name string) error {
+	if err := c.DeleteSessionsOf(ctx, name, SessionToken); err != nil {
+		return err
+	}
 	res, err := c.db.ExecContext(ctx, `DELETE FROM api_tokens WHERE name = $1`, name)
 	if err != nil {
 		return fmt.Errorf("deleting token %s: %w", name, err)
