@@ -56,10 +56,25 @@ func principalFrom(ctx context.Context) Principal {
 }
 
 // authenticate resolves the bearer token; it answers 401 itself when there
-// is none or it is unknown.
+// is none or it is unknown. Without an Authorization header, a console
+// session cookie stands in for the token (so that the console's pages can
+// show screenshots and its script can call the API); a request that changes
+// anything must then carry the session's CSRF token in X-CSRF-Token.
 func (s *Server) authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := r.Header.Get("Authorization")
+		if h == "" && s.con != nil {
+			if sess := s.lookupSession(w, r); sess != nil {
+				if !safeMethod(r.Method) && !csrfHeaderOK(r, sess) {
+					writeError(w, http.StatusForbidden, "a console session needs the X-CSRF-Token header on this request")
+					return
+				}
+				ctx := context.WithValue(r.Context(), sessionKey{}, sess)
+				ctx = context.WithValue(ctx, principalKey{}, Principal{Name: sess.Principal, Role: sess.Role})
+				next.ServeHTTP(w, r.WithContext(ctx))
+				return
+			}
+		}
 		token, ok := strings.CutPrefix(h, "Bearer ")
 		if !ok || token == "" {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="wildwatch"`)

@@ -49,6 +49,7 @@ type Config struct {
 type Server struct {
 	cfg Config
 	mux *http.ServeMux
+	con *console
 }
 
 // maxBody bounds request bodies (targets, reviews).
@@ -66,11 +67,13 @@ func New(cfg Config) (*Server, error) {
 		cfg.Custody = &storage.Custody{Catalog: cfg.Catalog, Store: cfg.Evidence, Logger: cfg.Logger}
 	}
 	s := &Server{cfg: cfg, mux: http.NewServeMux()}
-	s.routes()
+	if err := s.routes(); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
-func (s *Server) routes() {
+func (s *Server) routes() error {
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "version": wildwatch.Version})
 	})
@@ -113,6 +116,12 @@ func (s *Server) routes() {
 	api.HandleFunc("GET /api/v1/bundles/{id}", require(RoleInvestigator, s.logged(storage.ActionExport, s.getBundle)))
 	s.mux.HandleFunc("GET /links/{token}", s.useLink) // no token: the link is the credential
 	s.mux.Handle("/api/", s.authenticate(api))
+	console, err := s.consoleRoutes()
+	if err != nil {
+		return err
+	}
+	s.mux.Handle("/", console)
+	return nil
 }
 
 // ServeHTTP implements http.Handler.
