@@ -319,6 +319,9 @@ func (s *Server) consoleRoutes() (http.Handler, error) {
 	s.con = c
 	m := http.NewServeMux()
 	m.HandleFunc("GET /static/{name}", s.consoleStatic)
+	m.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/static/icon.svg?v="+s.con.assets["icon.svg"], http.StatusMovedPermanently)
+	})
 	m.HandleFunc("GET /login", s.loginPage)
 	m.HandleFunc("POST /login", s.loginSubmit)
 	m.HandleFunc("POST /logout", s.page(RoleMonitor, s.logout))
@@ -657,7 +660,15 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, status int, problem string) {
-	tok := randomToken()
+	// One token per browser until it signs in: a second sign-in page (in
+	// another tab, or loaded by a redirected request for an icon) must not
+	// invalidate the form of the first.
+	tok := ""
+	if ck, err := r.Cookie(loginCSRFCookie); err == nil && len(ck.Value) == 43 {
+		tok = ck.Value
+	} else {
+		tok = randomToken()
+	}
 	s.setCookie(w, r, loginCSRFCookie, tok, time.Time{})
 	s.render(w, r, status, "login", map[string]any{
 		"Next": localPath(r.FormValue("next")), "LoginCSRF": tok, "Problem": problem,

@@ -79,7 +79,7 @@ func failShot(t *testing.T, tab context.Context) {
 	if loc, err := chromedp.Run(ctx, chromedp.Location()); err == nil {
 		t.Logf("the tab was at %s", loc)
 	}
-	if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(80)); err == nil {
+	if png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100)); err == nil {
 		p := filepath.Join(t.ArtifactDir(), "failed.png")
 		if os.WriteFile(p, png, 0o644) == nil {
 			t.Logf("screenshot of the failure: %s", p)
@@ -109,7 +109,7 @@ func text(t *testing.T, ctx context.Context, sel string) string {
 // artifact directory and returns its path.
 func shot(t *testing.T, ctx context.Context, name string) string {
 	t.Helper()
-	png := value(t, ctx, "screenshot "+name, chromedp.FullScreenshot(80))
+	png := value(t, ctx, "screenshot "+name, chromedp.FullScreenshot(100))
 	p := filepath.Join(t.ArtifactDir(), name+".png")
 	if err := os.WriteFile(p, png, 0o644); err != nil {
 		t.Fatal(err)
