@@ -60,8 +60,9 @@ lint: $(TOOLS)/staticcheck ## gofmt, go vet and staticcheck
 	$(TOOLS)/staticcheck ./...
 
 .PHONY: test
-test: tools lint ## run every test against real Redis, PostgreSQL and S3 (versitygw)
-	$(GO) test -count=1 -timeout 30m ./...
+test: tools lint ## run every test against real Redis, PostgreSQL and S3 (versitygw); the console's screenshots land in test-output/
+	@mkdir -p test-output
+	$(GO) test -count=1 -timeout 30m -artifacts -outputdir $(CURDIR)/test-output ./...
 
 .PHONY: bench
 bench: build tools ## sweep the demo site (embedded and on real Redis, PostgreSQL, S3), render and match, each against a baseline in the same run
@@ -70,4 +71,4 @@ bench: build tools ## sweep the demo site (embedded and on real Redis, PostgreSQ
 
 .PHONY: clean
 clean: ## remove build output (keeps ./data)
-	rm -rf bin bench.out
+	rm -rf bin bench.out test-output

@@ -97,6 +97,7 @@ func runServe(ctx context.Context, e *cmdEnv, args []string) error {
 	}
 	apiURL := "http://" + ln.Addr().String()
 	fmt.Fprintf(e.out, "API: %s\nadmin token: %s\n", apiURL, token)
+	fmt.Fprintf(e.out, "console: %s/ (sign in with the admin token, or add people with `wildwatch user add`)\n", apiURL)
 	fmt.Fprintf(e.out, "try: WILDWATCH_SERVER=%s WILDWATCH_TOKEN=%s wildwatch sweep start demo --follow\n", apiURL, token)
 	<-ctx.Done()
 	e.logger.Info("shutting down", "within", ops.shutdownTimeout)
