@@ -2,12 +2,20 @@ package wildwatch
 
 import "time"
 
-// Flag statuses. A new flag is "new"; a review decision moves it.
+// Flag statuses. A new flag is "new"; a review decision moves it:
+// confirmed, dismissed, or "review" (sent on for a second look by someone
+// with more expertise; neither confirmed nor dismissed).
 const (
 	FlagNew       = "new"
 	FlagConfirmed = "confirmed"
 	FlagDismissed = "dismissed"
+	FlagReview    = "review"
 )
+
+// ValidDecision reports whether d is a review decision.
+func ValidDecision(d string) bool {
+	return d == FlagConfirmed || d == FlagDismissed || d == FlagReview
+}
 
 // Flag is a listing that detection flagged, waiting for or past review.
 type Flag struct {

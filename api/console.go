@@ -41,7 +41,7 @@ import (
 // console_investigate.go (listings, sellers, cases, custody) and
 // console_admin.go (targets, rule sets, users and tokens).
 
-//go:embed console/templates console/static
+//go:embed console/templates/*.html console/static
 var consoleFS embed.FS
 
 // Console cookies and lifetimes.

@@ -185,8 +185,8 @@ func (s *Server) review(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &req) {
 		return
 	}
-	if req.Decision != wildwatch.FlagConfirmed && req.Decision != wildwatch.FlagDismissed {
-		writeError(w, http.StatusBadRequest, fmt.Sprintf("decision must be %q or %q", wildwatch.FlagConfirmed, wildwatch.FlagDismissed))
+	if !wildwatch.ValidDecision(req.Decision) {
+		writeError(w, http.StatusBadRequest, fmt.Sprintf("decision must be %q, %q or %q", wildwatch.FlagConfirmed, wildwatch.FlagDismissed, wildwatch.FlagReview))
 		return
 	}
 	p := principalFrom(r.Context())

@@ -19,26 +19,13 @@ import (
 // the returned flag is the stored one, with its ID. ErrNotFound when the
 // sweep is unknown.
 func (c *Catalog) PutFlag(ctx context.Context, f wildwatch.Flag) (wildwatch.Flag, bool, error) {
-	if f.CaptureID == "" || f.SweepID == "" {
-		return wildwatch.Flag{}, false, fmt.Errorf("putting flag: capture id and sweep id are required: %w", ErrInvalid)
-	}
-	f = flagDefaults(f)
-	if !validFlagStatus(f.Status) {
-		return wildwatch.Flag{}, false, fmt.Errorf("putting flag for capture %s: status %q: %w", f.CaptureID, f.Status, ErrInvalid)
-	}
-	listing, err := json.Marshal(f.Listing)
+	f, args, err := flagArgs(f)
 	if err != nil {
-		return wildwatch.Flag{}, false, fmt.Errorf("putting flag for capture %s: %w", f.CaptureID, err)
-	}
-	verdict, err := json.Marshal(f.Verdict)
-	if err != nil {
-		return wildwatch.Flag{}, false, fmt.Errorf("putting flag for capture %s: %w", f.CaptureID, err)
+		return wildwatch.Flag{}, false, err
 	}
 	res, err := c.db.ExecContext(ctx, `INSERT INTO flags
 		(id, sweep_id, capture_id, target, url, category, score, status, rule_set, created_at, listing, verdict)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (capture_id) DO NOTHING`,
-		f.ID, f.SweepID, f.CaptureID, f.Target, f.URL, f.Category, f.Score, f.Status, f.RuleSet,
-		unixMicros(f.CreatedAt), string(listing), string(verdict))
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (capture_id) DO NOTHING`, args...)
 	if isForeignKeyViolation(err) {
 		return wildwatch.Flag{}, false, fmt.Errorf("putting flag for capture %s: sweep %s: %w", f.CaptureID, f.SweepID, ErrNotFound)
 	}
@@ -57,6 +44,29 @@ func (c *Catalog) PutFlag(ctx context.Context, f wildwatch.Flag) (wildwatch.Flag
 		return wildwatch.Flag{}, false, fmt.Errorf("putting flag for capture %s: %w", f.CaptureID, err)
 	}
 	return existing, false, nil
+}
+
+// flagArgs fills f's defaults, checks it and returns it with the
+// arguments of its row: id, sweep, capture, target, url, category, score,
+// status, rule set, created at, listing and verdict.
+func flagArgs(f wildwatch.Flag) (wildwatch.Flag, []any, error) {
+	if f.CaptureID == "" || f.SweepID == "" {
+		return f, nil, fmt.Errorf("putting flag: capture id and sweep id are required: %w", ErrInvalid)
+	}
+	f = flagDefaults(f)
+	if !validFlagStatus(f.Status) {
+		return f, nil, fmt.Errorf("putting flag for capture %s: status %q: %w", f.CaptureID, f.Status, ErrInvalid)
+	}
+	listing, err := json.Marshal(f.Listing)
+	if err != nil {
+		return f, nil, fmt.Errorf("putting flag for capture %s: %w", f.CaptureID, err)
+	}
+	verdict, err := json.Marshal(f.Verdict)
+	if err != nil {
+		return f, nil, fmt.Errorf("putting flag for capture %s: %w", f.CaptureID, err)
+	}
+	return f, []any{f.ID, f.SweepID, f.CaptureID, f.Target, f.URL, f.Category, f.Score, f.Status, f.RuleSet,
+		unixMicros(f.CreatedAt), string(listing), string(verdict)}, nil
 }
 
 func flagDefaults(f wildwatch.Flag) wildwatch.Flag {
@@ -206,12 +216,12 @@ func (c *Catalog) ListFlags(ctx context.Context, f FlagFilter) ([]wildwatch.Flag
 }
 
 // AddReview appends a review to its flag and sets the flag's status to the
-// review's decision, which must be wildwatch.FlagConfirmed or
-// FlagDismissed (else ErrInvalid). Reviewer is required; At defaults to
+// review's decision, which must be wildwatch.FlagConfirmed, FlagDismissed
+// or FlagReview (else ErrInvalid). Reviewer is required; At defaults to
 // now. It returns the flag as it now stands; ErrNotFound for an unknown
 // flag.
 func (c *Catalog) AddReview(ctx context.Context, r wildwatch.Review) (wildwatch.Flag, error) {
-	if r.Decision != wildwatch.FlagConfirmed && r.Decision != wildwatch.FlagDismissed {
+	if !wildwatch.ValidDecision(r.Decision) {
 		return wildwatch.Flag{}, fmt.Errorf("reviewing flag %s: decision %q: %w", r.FlagID, r.Decision, ErrInvalid)
 	}
 	if r.FlagID == "" || r.Reviewer == "" {
@@ -248,7 +258,7 @@ func (c *Catalog) AddReview(ctx context.Context, r wildwatch.Review) (wildwatch.
 
 func validFlagStatus(s string) bool {
 	switch s {
-	case wildwatch.FlagNew, wildwatch.FlagConfirmed, wildwatch.FlagDismissed:
+	case wildwatch.FlagNew, wildwatch.FlagConfirmed, wildwatch.FlagDismissed, wildwatch.FlagReview:
 		return true
 	}
 	return false

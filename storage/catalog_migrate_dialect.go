@@ -39,6 +39,7 @@ func migrationSQL(text, dialect string) string {
 // migrationSteps are the Go steps of migrations, by version and dialect.
 var migrationSteps = map[int]map[string]func(ctx context.Context, tx *sql.Tx) error{
 	6: {DialectSQLite: relaxLifecycleChecks},
+	8: {DialectSQLite: relaxReviewChecks},
 }
 
 // applyMigration runs m's SQL for the catalog's dialect, then its Go step,
@@ -66,14 +67,35 @@ func (c *Catalog) applyMigration(ctx context.Context, tx *sql.Tx, m migration) e
 // and the schema version is raised so that every connection reads the new
 // definitions.
 func relaxLifecycleChecks(ctx context.Context, tx *sql.Tx) error {
-	edits := []struct{ table, from, to string }{
+	return widenSQLiteChecks(ctx, tx, []checkEdit{
 		{"sweeps",
 			"CHECK (status IN ('queued', 'running', 'finished', 'failed'))",
 			"CHECK (status IN ('queued', 'running', 'paused', 'cancelled', 'finished', 'failed'))"},
 		{"sweep_tasks",
 			"CHECK (state IN ('pending', 'done', 'failed'))",
 			"CHECK (state IN ('pending', 'parked', 'done', 'failed', 'cancelled'))"},
-	}
+	})
+}
+
+// relaxReviewChecks widens, on SQLite, flags.status and reviews.decision
+// to take 'review' (migration 8), the way relaxLifecycleChecks does.
+func relaxReviewChecks(ctx context.Context, tx *sql.Tx) error {
+	return widenSQLiteChecks(ctx, tx, []checkEdit{
+		{"flags",
+			"CHECK (status IN ('new', 'confirmed', 'dismissed'))",
+			"CHECK (status IN ('new', 'confirmed', 'dismissed', 'review'))"},
+		{"reviews",
+			"CHECK (decision IN ('confirmed', 'dismissed'))",
+			"CHECK (decision IN ('confirmed', 'dismissed', 'review'))"},
+	})
+}
+
+// checkEdit replaces the text from, found once in table's definition, with to.
+type checkEdit struct{ table, from, to string }
+
+// widenSQLiteChecks rewrites table definitions in sqlite_master; every
+// edit must only widen a constraint that every stored row satisfies.
+func widenSQLiteChecks(ctx context.Context, tx *sql.Tx, edits []checkEdit) error {
 	var version int64
 	if err := tx.QueryRowContext(ctx, `PRAGMA schema_version`).Scan(&version); err != nil {
 		return fmt.Errorf("reading schema version: %w", err)

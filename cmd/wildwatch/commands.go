@@ -56,7 +56,7 @@ func commands() []command {
 		{"sweep", "sweep run TARGET.yaml | start NAME | status ID | list", runSweep},
 		{"targets", "targets apply FILE... | list [--json] | schedule NAME (--cron EXPR | --every 6h | --off) [--window 22:00-06:00 --tz ZONE]", runTargets},
 		{"flags", "flags list [filters] | show ID", runFlags},
-		{"review", "review FLAG_ID --decision confirmed|dismissed [--note TEXT]", runReview},
+		{"review", "review FLAG_ID --decision confirmed|dismissed|review [--note TEXT]", runReview},
 		{"capture", "capture show|warc|manifest|screenshot|dom|compare ID [-o FILE]", runCapture},
 		{"listing", "listing history URL | list [filters]: a listing's captures over time, removals", runListing},
 		{"rules", "rules apply FILE [--activate] | list | show REF | activate NAME@V | diff A B | backtest --rules FILE | stats", runRules},
@@ -67,6 +67,7 @@ func commands() []command {
 		{"link", "link create (--capture ID [--object warc] | --key KEY) [--expires 24h]: a share link to one evidence object", runLink},
 		{"keys", "print the deployment's public key", runKeys},
 		{"token", "token create --name NAME --role monitor|investigator|admin", runToken},
+		{"user", "user add NAME --role R | list | passwd NAME | disable NAME | enable NAME | delete NAME: console users (password on standard input)", runUser},
 		{"version", "print the version", func(_ context.Context, e *cmdEnv, _ []string) error {
 			fmt.Fprintln(e.out, "wildwatch", wildwatch.Version)
 			return nil

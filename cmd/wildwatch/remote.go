@@ -58,9 +58,9 @@ func runFlags(ctx context.Context, e *cmdEnv, args []string) error {
 }
 
 func runReview(ctx context.Context, e *cmdEnv, args []string) error {
-	fs := newFlagSet(e, "review", "review FLAG_ID --decision confirmed|dismissed [--note TEXT]")
+	fs := newFlagSet(e, "review", "review FLAG_ID --decision confirmed|dismissed|review [--note TEXT]")
 	c := remoteFlags(fs, e)
-	decision := fs.String("decision", "", "confirmed or dismissed")
+	decision := fs.String("decision", "", "confirmed, dismissed, or review (send on for a second look)")
 	note := fs.String("note", "", "why")
 	pos, err := parseFlags(fs, args)
 	if err != nil {

@@ -69,10 +69,11 @@ func startScheduler(ctx context.Context, st *stack, logger *slog.Logger, sync ti
 
 // webhookOptions say where workers announce sweeps that raised flags.
 type webhookOptions struct {
-	url       string
-	publicURL *string
-	sync      time.Duration
-	getenv    func(string) string
+	url          string
+	allowPrivate bool
+	publicURL    *string
+	sync         time.Duration
+	getenv       func(string) string
 }
 
 // registerWebhookFlags registers --webhook-url, and --public-url unless
@@ -81,6 +82,7 @@ type webhookOptions struct {
 func registerWebhookFlags(fs *flag.FlagSet, getenv func(string) string, publicURL *string) *webhookOptions {
 	w := &webhookOptions{getenv: getenv, publicURL: publicURL}
 	fs.StringVar(&w.url, "webhook-url", getenv("WILDWATCH_WEBHOOK_URL"), "tell this URL of every sweep that ends having raised flags (signed JSON POST; secret from WILDWATCH_WEBHOOK_SECRET); targets may name webhooks of their own (env WILDWATCH_WEBHOOK_URL)")
+	fs.BoolVar(&w.allowPrivate, "webhook-allow-private", false, "let --webhook-url be on a loopback, private or link-local address (refused by default, like crawl targets; a target's own webhook follows its allow_private_addresses)")
 	if publicURL == nil {
 		w.publicURL = fs.String("public-url", getenv("WILDWATCH_PUBLIC_URL"), "the API's address as monitors reach it (https://wildwatch.example.org), for the links in webhooks (env WILDWATCH_PUBLIC_URL)")
 	} else {
@@ -99,7 +101,7 @@ func (w *webhookOptions) config() (workers.WebhookConfig, error) {
 		}
 		return w.getenv(name)
 	}
-	c := workers.WebhookConfig{URL: w.url, Secret: w.getenv("WILDWATCH_WEBHOOK_SECRET"), LookupSecret: lookup, PublicURL: *w.publicURL}
+	c := workers.WebhookConfig{URL: w.url, Secret: w.getenv("WILDWATCH_WEBHOOK_SECRET"), LookupSecret: lookup, PublicURL: *w.publicURL, AllowPrivate: w.allowPrivate}
 	if c.URL != "" && c.Secret == "" {
 		return c, usageError{"--webhook-url needs WILDWATCH_WEBHOOK_SECRET to sign with"}
 	}
