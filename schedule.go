@@ -16,9 +16,11 @@ type Schedule struct {
 	// Cron is a five-field cron expression ("0 */6 * * *") or a descriptor
 	// ("@daily", "@every 6h"), read in TZ.
 	Cron string `yaml:"cron,omitempty" json:"cron,omitempty"`
-	// Every fires at this interval ("6h", "1d"), counted from when the
-	// scheduler loaded the schedule; a restart of the scheduler starts
-	// the count again.
+	// Every fires at this interval ("6h", "1d"), counted from the start
+	// of the target's latest sweep (scheduled or not), so that a restart
+	// of the scheduler neither skips nor doubles a run; a target never
+	// swept is first swept this long after a scheduler first saw the
+	// schedule.
 	Every Interval `yaml:"every,omitempty" json:"every,omitempty"`
 	// Window limits sweep starts to hours of the day, "22:00-06:00" (it may
 	// span midnight), in TZ; empty means any time.

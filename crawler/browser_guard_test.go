@@ -118,7 +118,9 @@ func TestRenderAddressGuard(t *testing.T) {
 	srv := newTestServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html")
 		fmt.Fprintf(w, `<!doctype html><html><body><h1>Tortoiseshell comb</h1>
-<img src="%s/secret.png"><img src="%s/secret.png"></body></html>`, secret.URL, secretHTTPS.URL)
+<img src="%s/secret.png"><img src="%s/secret.png">
+<img src="%s/secret.png"><img src="%s/secret.png"></body></html>`, secret.URL, secretHTTPS.URL,
+			byName(secret.URL), byName(secretHTTPS.URL))
 	}))
 	// srv stands in for a public address; the others stay loopback.
 	u, _ := url.Parse(srv.URL)
@@ -127,14 +129,17 @@ func TestRenderAddressGuard(t *testing.T) {
 	tg := localTarget(srv, func(t *wildwatch.Target) {
 		t.Politeness.AllowPrivate = false
 		t.Browser.Wait = wildwatch.WaitNetworkIdle
+		t.Browser.ResourceHosts = []string{"localhost"}
 	})
 
 	c, err := b.Render(t.Context(), tg, srv.URL+"/item", wildwatch.PageListing)
 	if err != nil {
 		t.Fatalf("Render: %v", err)
 	}
-	// The proxy drops a refused http request and refuses a tunnel.
+	// A literal address is refused before it is sent; for a name, the
+	// proxy drops a refused http request and refuses a tunnel.
 	for _, want := range []string{
+		"blocked 2 requests: address guard",
 		"1 request failed: net::ERR_EMPTY_RESPONSE",
 		"1 request failed: net::ERR_TUNNEL_CONNECTION_FAILED",
 	} {
@@ -180,4 +185,9 @@ func TestRenderRobots(t *testing.T) {
 	if got, want := strings.Join(srv.paths(), " "), "/robots.txt /public"; got != want {
 		t.Errorf("server was asked %q, want %q (robots.txt once, nothing private)", got, want)
 	}
+}
+
+// byName is rawURL, on 127.0.0.1, with the host name localhost.
+func byName(rawURL string) string {
+	return strings.Replace(rawURL, "127.0.0.1", "localhost", 1)
 }

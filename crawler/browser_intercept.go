@@ -2,6 +2,7 @@ package crawler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"net/http"
@@ -206,6 +207,10 @@ func (n *netTracker) paused(ev *fetch.EventRequestPaused) {
 	} else if !hostAllowed(t, host) && !resourceHost(t, host) {
 		refuse = "host not in allowed_hosts or resource_hosts"
 		n.blockedOn[strings.ToLower(host)] = true
+	} else if n.r.tr.checkLiteral(u) != nil {
+		// A literal address the guard refuses: failed here, and counted,
+		// rather than dropped by the proxy.
+		refuse = reasonGuard
 	}
 	if refuse != "" {
 		n.blocked[refuse]++
@@ -227,19 +232,24 @@ func (n *netTracker) paused(ev *fetch.EventRequestPaused) {
 
 	f := n.r.b.f
 	rule := n.r.rule
-	if isMain {
+	if isMain || robotsChecked(ev.ResourceType) {
 		// Every hop of the main document obeys robots.txt, as Fetch's
-		// redirects do.
+		// redirects do, and so does every request the page makes for
+		// more than its looks, on its own host or another.
 		rules, err := f.checkRobots(n.ctx, n.r.tr, u)
 		if err != nil {
-			n.refuse(ev, true, err, "robots.txt")
+			reason := reasonRobots
+			if !errors.Is(err, ErrRobots) {
+				reason = reasonRobotsUnknown
+			}
+			n.refuse(ev, isMain, err, reason)
 			return
 		}
 		rule = rules.limit(t.UserAgent, rule)
 	} else if t.ObeysRobots() {
 		rule = f.knownRobots(origin(u)).limit(t.UserAgent, rule)
 	}
-	release, err := f.limiter.Acquire(n.ctx, strings.ToLower(u.Host), rule)
+	release, err := f.acquire(n.ctx, strings.ToLower(u.Host), rule)
 	if err != nil {
 		if n.ctx.Err() != nil {
 			return // the attempt is over
@@ -260,6 +270,33 @@ func (n *netTracker) paused(ev *fetch.EventRequestPaused) {
 	n.mu.Unlock()
 	n.cont(ev, isMain)
 	release()
+}
+
+// Reasons a request of a rendered page was refused, as counted in the
+// capture's warnings.
+const (
+	reasonGuard         = "address guard"
+	reasonRobots        = "robots.txt"
+	reasonRobotsUnknown = "robots.txt unavailable"
+)
+
+// robotsChecked reports whether a request of type rt that a rendered page
+// makes is checked against robots.txt: documents (frames), XHR and fetch,
+// scripts, event streams, web sockets, beacons and the rest are. Images,
+// style sheets, fonts and media are not: they are how the page looks to
+// the person the evidence is for, read nothing the listing is extracted
+// from, and are fetched as a visitor's browser fetches them, the way
+// search engines' renderers treat a page's presentation as part of the
+// page they may fetch. Many sites disallow their asset folders only to
+// keep them out of image search; obeying that here would only leave holes
+// in the screenshot kept as evidence. The address guard, allowed hosts,
+// daily cap and politeness limiter apply to them all the same.
+func robotsChecked(rt network.ResourceType) bool {
+	switch rt {
+	case network.ResourceTypeImage, network.ResourceTypeStylesheet, network.ResourceTypeFont, network.ResourceTypeMedia:
+		return false
+	}
+	return true
 }
 
 // refuse fails a paused request that may not be sent, for reason; for the

@@ -73,7 +73,10 @@ func (f *Fetcher) newCollector(t wildwatch.Target) (*colly.Collector, *fetchTran
 	for _, h := range t.AllowedHosts {
 		c.AllowedDomains = append(c.AllowedDomains, strings.ToLower(h))
 	}
-	c.SetRequestTimeout(time.Duration(t.Limits.Timeout))
+	// No client timeout: it would run while a request waits for its turn
+	// at the limiter. The transport times each request from its turn on
+	// (fetchTransport.turn).
+	c.SetRequestTimeout(0)
 
 	tr := &fetchTransport{
 		f:      f,

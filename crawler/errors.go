@@ -114,6 +114,9 @@ func classify(rawURL string, err error) *FetchError {
 	switch {
 	case errors.As(err, &be):
 		fe.Kind, fe.Retryable, fe.RetryAfter, fe.Err = wildwatch.ErrKindThrottled, true, be.Remaining, be
+	case errors.Is(err, ErrLimiterWait):
+		// Not sent: the host's queue was too long to wait through.
+		fe.Kind, fe.Retryable = wildwatch.ErrKindThrottled, true
 	case errors.As(err, &ce):
 		fe.Kind, fe.Retryable, fe.RetryAfter, fe.Err = wildwatch.ErrKindCapped, true, max(time.Until(ce.Reset), time.Second), ce
 	case errors.Is(err, colly.ErrRobotsTxtBlocked), errors.Is(err, ErrRobots):

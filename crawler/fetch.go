@@ -45,6 +45,12 @@ type Config struct {
 	// a MemoryRequestCounter private to this Fetcher. A
 	// RedisRequestCounter holds the caps across workers.
 	Requests RequestCounter
+	// MaxLimiterWait bounds how long a request waits for its turn at the
+	// host's limiter (default DefaultMaxLimiterWait); a request still
+	// waiting then fails unsent, wrapping ErrLimiterWait, to be tried
+	// again later. The target's request timeout starts only once the
+	// turn is held, so the wait never times a request out.
+	MaxLimiterWait time.Duration
 }
 
 // Fetcher fetches pages for targets, one request per Fetch call, and is
@@ -53,6 +59,8 @@ type Fetcher struct {
 	log     *slog.Logger
 	limiter Limiter
 	counter RequestCounter
+	// maxWait bounds a request's wait for its turn at the limiter.
+	maxWait time.Duration
 
 	robotsCache      RobotsCache
 	robotsDefaultTTL time.Duration
@@ -82,6 +90,7 @@ func New(cfg Config) *Fetcher {
 		log:              cmp.Or(cfg.Logger, slog.New(slog.DiscardHandler)),
 		limiter:          cfg.Limiter,
 		counter:          cfg.Requests,
+		maxWait:          cmp.Or(max(cfg.MaxLimiterWait, 0), DefaultMaxLimiterWait),
 		robotsCache:      cfg.Robots,
 		robotsDefaultTTL: min(cmp.Or(max(cfg.RobotsTTL, 0), DefaultRobotsTTL), MaxRobotsTTL),
 		robotsMinTTL:     cmp.Or(max(cfg.RobotsMinTTL, 0), DefaultRobotsMinTTL),
@@ -140,6 +149,11 @@ func (f *Fetcher) Close() {
 // Crawl-delay spaces the requests, and each request counts against the
 // target's daily cap.
 //
+// The target's Timeout bounds the time the requests spend on the network,
+// redirects included: it runs only while a request holds its turn at the
+// host's limiter. The wait for a turn is bounded apart, by the Fetcher's
+// MaxLimiterWait and ctx.
+//
 // Errors are *FetchError. For a response with a status outside 2xx, and
 // for a block page (ErrKindBlocked), the Capture is returned along with the
 // error.
@@ -157,14 +171,12 @@ func (f *Fetcher) Fetch(ctx context.Context, t wildwatch.Target, rawURL string) 
 		return nil, err
 	}
 
-	ctx, cancel := context.WithTimeout(ctx, time.Duration(t.Limits.Timeout))
-	defer cancel()
-
 	entry := f.collector(t)
 	c := entry.c.Clone()
 	c.Context = ctx
 	id := strconv.FormatUint(f.nextID.Add(1), 10)
 	st := &fetchState{ctx: ctx}
+	st.budget.left = time.Duration(t.Limits.Timeout)
 	f.states.Store(id, st)
 	defer f.states.Delete(id)
 	c.Headers = &http.Header{fetchHeader: []string{id}}
@@ -239,4 +251,64 @@ func (f *Fetcher) capture(t wildwatch.Target, rawURL string, st *fetchState, sta
 		c.Text, c.Charset = DecodeText(body, h.header.Get("Content-Type"))
 	}
 	return c, nil
+}
+
+// requestBudget is what is left of one Fetch's request timeout
+// (Limits.Timeout, redirects included). It is spent only while a request
+// holds its turn at the limiter: from the turn to the end of the body.
+type requestBudget struct {
+	mu   sync.Mutex
+	left time.Duration
+}
+
+func (b *requestBudget) remaining() time.Duration {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.left
+}
+
+func (b *requestBudget) spend(d time.Duration) {
+	b.mu.Lock()
+	b.left -= d
+	b.mu.Unlock()
+}
+
+// turn waits for a request's turn at host's limiter, bounded by the
+// Fetcher's MaxLimiterWait and not by the request's timeout, and counts
+// the request against the target's daily cap. Only then does the
+// request's timeout start: what is left of its Fetch's budget (st), or the
+// target's whole Timeout for a request of no Fetch (robots.txt). turn
+// returns the request's context and the func that ends the request, once:
+// it gives the turn back and charges the time it was held to the budget.
+func (t *fetchTransport) turn(ctx context.Context, st *fetchState, host string, rule LimitRule) (context.Context, func(), error) {
+	timeout := time.Duration(t.t.Limits.Timeout)
+	var budget *requestBudget
+	if st != nil {
+		budget = &st.budget
+		timeout = budget.remaining()
+	}
+	if timeout <= 0 {
+		return nil, nil, fmt.Errorf("request to %s: the timeout of %s is spent: %w", host, time.Duration(t.t.Limits.Timeout), context.DeadlineExceeded)
+	}
+	release, err := t.f.acquire(ctx, host, rule)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := t.f.takeRequest(ctx, t.t); err != nil {
+		release()
+		return nil, nil, err
+	}
+	held := time.Now()
+	rctx, cancel := context.WithTimeout(ctx, timeout)
+	var once sync.Once
+	end := func() {
+		once.Do(func() {
+			cancel()
+			release()
+			if budget != nil {
+				budget.spend(time.Since(held))
+			}
+		})
+	}
+	return rctx, end, nil
 }

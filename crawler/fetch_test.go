@@ -554,19 +554,18 @@ func (l *blockingLimiter) Acquire(ctx context.Context, host string, _ LimitRule)
 }
 
 // TestFetchLimiterWaitEnds checks that a Fetch stuck behind the limiter,
-// on its robots.txt request, ends with the target's timeout.
+// on its robots.txt request, ends with the Fetcher's MaxLimiterWait.
 func TestFetchLimiterWaitEnds(t *testing.T) {
 	t.Parallel()
 	srv := newTestServer(t, http.NotFoundHandler())
 	lim := &blockingLimiter{}
-	f := newFetcher(t, Config{Limiter: lim})
+	f := newFetcher(t, Config{Limiter: lim, MaxLimiterWait: 50 * time.Millisecond})
 	tg := localTarget(srv, func(t *wildwatch.Target) {
 		t.Politeness.ObeyRobots = nil
-		t.Limits.Timeout = wildwatch.Duration(50 * time.Millisecond)
 	})
 	_, err := f.Fetch(t.Context(), tg, srv.URL+"/page")
-	if fe := fetchError(t, err); fe.Kind != wildwatch.ErrKindNetwork || !fe.Retryable || !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("error %v (%+v), want a retryable network error wrapping the deadline", err, fe)
+	if fe := fetchError(t, err); fe.Kind != wildwatch.ErrKindThrottled || !fe.Retryable || !errors.Is(err, ErrLimiterWait) {
+		t.Errorf("error %v (%+v), want a retryable throttled error wrapping ErrLimiterWait", err, fe)
 	}
 	lim.mu.Lock()
 	defer lim.mu.Unlock()

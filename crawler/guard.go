@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"net/netip"
 	"syscall"
 	"time"
@@ -98,4 +99,17 @@ func guardedDialer(policy dialPolicy) *net.Dialer {
 		return policy(ap)
 	}
 	return d
+}
+
+// GuardedTransport returns an http.Transport for requests wildwatch makes
+// beyond crawling, such as webhook deliveries, under the crawler's address
+// guard: every address dialled, after name resolution and on every
+// redirect, must be public, or the dial fails with a *GuardError.
+// allowPrivate lifts the guard, as a target's allow_private_addresses does
+// for crawling (test and demo setups). The transport uses no proxy.
+func GuardedTransport(allowPrivate bool) *http.Transport {
+	if allowPrivate {
+		return newTransport(nil)
+	}
+	return newTransport(publicOnly)
 }

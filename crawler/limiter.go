@@ -2,6 +2,7 @@ package crawler
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"sync"
@@ -169,4 +170,30 @@ func (l *HostLimiter) state(host string) *hostState {
 		l.hosts[host] = h
 	}
 	return h
+}
+
+// DefaultMaxLimiterWait is Config.MaxLimiterWait when it is zero.
+const DefaultMaxLimiterWait = 2 * time.Minute
+
+// ErrLimiterWait reports a request that did not get its turn at the
+// host's limiter within the Fetcher's MaxLimiterWait. It was not sent, so
+// trying again later fetches the page once.
+var ErrLimiterWait = errors.New("no turn at the host's politeness limiter in time")
+
+// acquire waits for host's turn at the limiter for at most the Fetcher's
+// MaxLimiterWait, or until ctx ends. The wait is bounded apart from the
+// request's timeout, which starts once the turn is held: a long queue at
+// a polite host must not time a request out that it then sends again.
+func (f *Fetcher) acquire(ctx context.Context, host string, rule LimitRule) (func(), error) {
+	wctx, cancel := context.WithTimeoutCause(ctx, f.maxWait, fmt.Errorf("%w (waited %s)", ErrLimiterWait, f.maxWait))
+	defer cancel()
+	release, err := f.limiter.Acquire(wctx, host, rule)
+	if err != nil {
+		if ctx.Err() == nil && wctx.Err() != nil {
+			// The wait's own bound, not the caller's context, ended it.
+			err = context.Cause(wctx)
+		}
+		return nil, fmt.Errorf("waiting for %s: %w", host, err)
+	}
+	return release, nil
 }

@@ -238,6 +238,10 @@ func (f *Fetcher) robotsFor(ctx context.Context, tr *fetchTransport, u *url.URL)
 	if r := f.knownRobots(o); r != nil {
 		return r, nil
 	}
+	// The fetch waits for its turn at the limiter, then for its request
+	// timeout, at most; a shared cache's lock lasts as long.
+	ctx, cancel := context.WithTimeout(ctx, f.maxWait+time.Duration(tr.t.Limits.Timeout))
+	defer cancel()
 	file, err := f.robotsCache.Load(ctx, o, func(ctx context.Context) (*RobotsFile, error) {
 		return tr.fetchRobots(ctx, o)
 	})

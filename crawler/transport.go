@@ -3,7 +3,6 @@ package crawler
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -27,6 +26,8 @@ const fetchHeader = "X-Wildwatch-Fetch"
 // and a record of each request sent on its behalf.
 type fetchState struct {
 	ctx context.Context
+	// budget is what is left of the Fetch's request timeout.
+	budget requestBudget
 
 	mu   sync.Mutex
 	last *hop
@@ -143,13 +144,8 @@ func (t *fetchTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		rule = rules.limit(t.t.UserAgent, rule)
 	}
 	host := strings.ToLower(req.URL.Host)
-	release, err := t.f.limiter.Acquire(ctx, host, rule)
+	ctx, release, err := t.turn(ctx, st, host, rule)
 	if err != nil {
-		done()
-		return nil, fmt.Errorf("waiting for %s: %w", host, err)
-	}
-	if err := t.f.takeRequest(ctx, t.t); err != nil {
-		release()
 		done()
 		return nil, err
 	}

@@ -29,6 +29,10 @@ type firePayload struct {
 	// At is when a fire deferred to its window is due; zero for a fire of
 	// the schedule itself.
 	At time.Time `json:"at,omitzero"`
+	// Due and Every are set for a fire of an every-schedule: when it was
+	// due and the schedule's interval then (see every.go).
+	Due   time.Time          `json:"due,omitzero"`
+	Every wildwatch.Interval `json:"every,omitempty"`
 }
 
 // Cronspec is the Asynq (robfig/cron) spec of a schedule: its cron
@@ -83,14 +87,16 @@ func (c SchedulerConfig) validate() error {
 }
 
 // Scheduler queues the firing of every target's schedule (TypeScheduled
-// tasks, which the workers handle) on an Asynq periodic task manager fed
-// from the catalog. Several schedulers may run on one Redis: a target
-// still gets one sweep at a time, though an every-schedule then fires once
-// per scheduler.
+// tasks, which the workers handle): cron schedules on an Asynq periodic
+// task manager fed from the catalog, every-schedules by a loop of its own
+// that counts from the target's latest sweep (see every.go). Several
+// schedulers may run on one Redis: a target still gets one sweep at a
+// time, and an every-schedule fires once between them.
 type Scheduler struct {
 	cfg      SchedulerConfig
 	mgr      *asynq.PeriodicTaskManager
 	provider *scheduleProvider
+	every    *everyLoop
 }
 
 // NewScheduler checks cfg and builds a Scheduler; Start runs it.
@@ -122,7 +128,8 @@ func NewScheduler(cfg SchedulerConfig) (*Scheduler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: %w", err)
 	}
-	return &Scheduler{cfg: cfg, mgr: mgr, provider: p}, nil
+	every := &everyLoop{catalog: cfg.Catalog, queue: asynq.NewClient(opt), logger: cfg.Logger, interval: cfg.SyncInterval}
+	return &Scheduler{cfg: cfg, mgr: mgr, provider: p, every: every}, nil
 }
 
 // Start loads the schedules and begins firing them; it returns once the
@@ -132,14 +139,16 @@ func (s *Scheduler) Start(ctx context.Context) error {
 	if err := s.mgr.Start(); err != nil {
 		return fmt.Errorf("starting scheduler: %w", err)
 	}
+	s.every.start(ctx)
 	s.cfg.Logger.InfoContext(ctx, "scheduler started", "sync_interval", s.cfg.SyncInterval)
 	return nil
 }
 
-// Stop stops firing schedules.
+// Stop stops firing schedules. Fires already queued stay queued.
 func (s *Scheduler) Stop(context.Context) error {
+	s.every.stop()
 	s.mgr.Shutdown()
-	return nil
+	return s.every.queue.Close()
 }
 
 // scheduleProvider gives the periodic task manager one TypeScheduled task
@@ -188,6 +197,9 @@ func (p *scheduleProvider) GetConfigs() ([]*asynq.PeriodicTaskConfig, error) {
 			}
 			continue
 		}
+		if t.Schedule.Every > 0 {
+			continue // fired by the every loop
+		}
 		body, err := json.Marshal(firePayload{Target: t.Name})
 		if err != nil {
 			return nil, err
@@ -215,6 +227,16 @@ func (h *handlers) fire(ctx context.Context, p firePayload) error {
 	if t.Schedule == nil {
 		h.logger.InfoContext(ctx, "scheduled sweep not started: schedule turned off", "target", t.Name)
 		return nil
+	}
+	if !p.Due.IsZero() {
+		why, err := h.staleFire(ctx, t, p)
+		if err != nil {
+			return err
+		}
+		if why != "" {
+			h.logger.InfoContext(ctx, "scheduled sweep not started: "+why, "target", t.Name, "due", p.Due)
+			return nil
+		}
 	}
 	now := h.life.now()
 	if !p.At.IsZero() && now.Before(p.At) {
@@ -282,11 +304,15 @@ func (e *enqueuer) startIfIdle(ctx context.Context, t wildwatch.Target) (wildwat
 }
 
 // NextRuns returns when the schedule of each of targets next starts a
-// sweep, its crawl window heeded: as the running schedulers report it, or,
-// for a cron schedule no scheduler reports yet, as its expression says.
-// Targets without a schedule, and every-schedules no scheduler runs, are
-// left out.
+// sweep, its crawl window heeded: as the running schedulers report it (for
+// an every-schedule, as its queued fire says), or, for a cron schedule no
+// scheduler reports yet, as its expression says. Targets without a
+// schedule, and every-schedules no scheduler runs, are left out.
 func (c *Client) NextRuns(ctx context.Context, targets []wildwatch.Target) (map[string]time.Time, error) {
+	every, err := c.everyNextRuns(ctx, targets)
+	if err != nil {
+		return nil, err
+	}
 	entries, err := c.insp.SchedulerEntries()
 	if err != nil {
 		return nil, fmt.Errorf("reading scheduler entries: %w", err)
@@ -315,7 +341,7 @@ func (c *Client) NextRuns(ctx context.Context, targets []wildwatch.Target) (map[
 		if err != nil {
 			continue
 		}
-		var next time.Time
+		next := every[t.Name]
 		for _, e := range reported[t.Name] {
 			if e.spec == spec && !e.next.IsZero() && (next.IsZero() || e.next.Before(next)) {
 				next = e.next

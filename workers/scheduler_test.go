@@ -2,6 +2,8 @@ package workers_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -202,6 +204,12 @@ func TestScheduleWindowDefers(t *testing.T) {
 	if err := b.catalog.PutTarget(ctx, tg, nil); err != nil {
 		t.Fatal(err)
 	}
+	// A sweep long ago: the schedule is overdue and fires every second.
+	done := now.Add(-9 * time.Second)
+	seed := wildwatch.Sweep{ID: "seed", Target: tg.Name, Status: wildwatch.SweepFinished, CreatedAt: now.Add(-10 * time.Second), FinishedAt: &done}
+	if err := b.catalog.CreateSweep(ctx, seed, tg); err != nil {
+		t.Fatal(err)
+	}
 	b.startScheduler(t)
 
 	opt, err := asynq.ParseRedisURI(b.redisURL)
@@ -217,7 +225,12 @@ func TestScheduleWindowDefers(t *testing.T) {
 		}
 		var out []*asynq.TaskInfo
 		for _, ti := range tasks {
-			if ti.Type == workers.TypeScheduled {
+			// A deferred fire says when it is due; the schedule's own
+			// next fire is queued beside it.
+			var p struct {
+				At time.Time `json:"at"`
+			}
+			if ti.Type == workers.TypeScheduled && json.Unmarshal(ti.Payload, &p) == nil && !p.At.IsZero() {
 				out = append(out, ti)
 			}
 		}
@@ -243,7 +256,7 @@ func TestScheduleWindowDefers(t *testing.T) {
 	if !ds[0].NextProcessAt.Equal(wantAt) {
 		t.Errorf("fire deferred to %s, want the window's start %s", ds[0].NextProcessAt, wantAt)
 	}
-	if ss := b.sweepsOf(t, tg.Name); len(ss) != 0 {
+	if ss := b.sweepsOf(t, tg.Name); len(ss) != 1 {
 		t.Fatalf("sweeps started outside the window: %+v", ss)
 	}
 	// The window's start comes.
@@ -251,7 +264,7 @@ func TestScheduleWindowDefers(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline = time.Now().Add(30 * time.Second)
-	for len(b.sweepsOf(t, tg.Name)) == 0 {
+	for len(b.sweepsOf(t, tg.Name)) == 1 {
 		if time.Now().After(deadline) {
 			t.Fatal("the deferred fire started no sweep")
 		}
@@ -259,23 +272,12 @@ func TestScheduleWindowDefers(t *testing.T) {
 	}
 }
 
-// waitFires waits until the scheduler has queued n fires.
+// waitFires waits until n fires of schedules have been handled.
 func (b *bundle) waitFires(t *testing.T, insp *asynq.Inspector, n int) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		entries, err := insp.SchedulerEntries()
-		if err != nil {
-			t.Fatal(err)
-		}
-		fired := 0
-		for _, e := range entries {
-			events, err := insp.ListSchedulerEnqueueEvents(e.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			fired += len(events)
-		}
+		fired := len(fires(t, insp, insp.ListCompletedTasks))
 		if fired >= n {
 			return
 		}
@@ -284,4 +286,145 @@ func (b *bundle) waitFires(t *testing.T, insp *asynq.Inspector, n int) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// fires returns the fires of schedules list returns from the sweep queue.
+func fires(t *testing.T, insp *asynq.Inspector, list func(string, ...asynq.ListOption) ([]*asynq.TaskInfo, error)) []*asynq.TaskInfo {
+	t.Helper()
+	tasks, err := list(workers.QueueSweep, asynq.PageSize(1000))
+	if err != nil && !errors.Is(err, asynq.ErrQueueNotFound) {
+		t.Fatal(err)
+	}
+	var out []*asynq.TaskInfo
+	for _, ti := range tasks {
+		if ti.Type == workers.TypeScheduled {
+			out = append(out, ti)
+		}
+	}
+	return out
+}
+
+// TestScheduleEveryAnchoredOnLastSweep: an every-schedule counts from the
+// start of the target's latest sweep, not from when a scheduler loaded it.
+// A scheduler restarted mid-interval queues the next fire for the same
+// time, once; a scheduler started after a fire came due fires it at once,
+// once, however often it is restarted.
+func TestScheduleEveryAnchoredOnLastSweep(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	b := newStack(t, 2)
+	opt, err := asynq.ParseRedisURI(b.redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	insp := asynq.NewInspector(opt)
+	t.Cleanup(func() { insp.Close() })
+	_, tg := slowSite(t, 0)
+	tg.Schedule = &wildwatch.Schedule{Every: wildwatch.Interval(time.Hour)}
+	if err := b.catalog.PutTarget(ctx, tg, nil); err != nil {
+		t.Fatal(err)
+	}
+	last := time.Now().Add(-40 * time.Minute).Truncate(time.Second).UTC()
+	done := last.Add(time.Minute)
+	if err := b.catalog.CreateSweep(ctx, wildwatch.Sweep{ID: "last", Status: wildwatch.SweepFinished, CreatedAt: last, FinishedAt: &done}, tg); err != nil {
+		t.Fatal(err)
+	}
+	want := last.Add(time.Hour)
+	client, err := workers.NewClient(b.redisURL, b.catalog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+
+	// scheduled waits for the scheduler to queue the fire due at want, and
+	// checks that it is the only one.
+	scheduled := func(round int) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			fs := fires(t, insp, insp.ListScheduledTasks)
+			if len(fs) > 1 {
+				t.Fatalf("round %d: %d fires queued, want one: %+v", round, len(fs), fs)
+			}
+			if len(fs) == 1 {
+				if !fs[0].NextProcessAt.Equal(want) {
+					t.Fatalf("round %d: fire queued for %s, want an hour after the last sweep, %s", round, fs[0].NextProcessAt, want)
+				}
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: no fire queued", round)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	for round := range 3 {
+		s := b.newScheduler(t)
+		scheduled(round)
+		next, err := client.NextRuns(ctx, []wildwatch.Target{tg})
+		if err != nil || !next[tg.Name].Equal(want) {
+			t.Errorf("round %d: NextRuns = %v, %v, want %s", round, next, err, want)
+		}
+		// A few more syncs, then a restart mid-interval.
+		time.Sleep(3 * 200 * time.Millisecond)
+		scheduled(round)
+		if err := s.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ss := b.sweepsOf(t, tg.Name); len(ss) != 1 {
+		t.Fatalf("sweeps %+v, want none started mid-interval", ss)
+	}
+
+	// The hour passes while no scheduler runs: the fire due is fired once
+	// by the next scheduler, and not again by the one after.
+	if err := b.catalog.CreateSweep(ctx, wildwatch.Sweep{ID: "older", Status: wildwatch.SweepFinished,
+		CreatedAt: last.Add(-time.Hour), FinishedAt: &done}, tg); err != nil {
+		t.Fatal(err)
+	}
+	tg2 := tg
+	tg2.Name = "overdue"
+	if err := b.catalog.PutTarget(ctx, tg2, nil); err != nil {
+		t.Fatal(err)
+	}
+	lapsed := time.Now().Add(-70 * time.Minute).UTC()
+	if err := b.catalog.CreateSweep(ctx, wildwatch.Sweep{ID: "lapsed", Status: wildwatch.SweepFinished, CreatedAt: lapsed, FinishedAt: &done}, tg2); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 2 {
+		s := b.newScheduler(t)
+		deadline := time.Now().Add(30 * time.Second)
+		for len(b.sweepsOf(t, tg2.Name)) < 2 {
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: the overdue fire started no sweep", round)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		time.Sleep(3 * 200 * time.Millisecond)
+		if err := s.Stop(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ss := b.sweepsOf(t, tg2.Name)
+	if len(ss) != 2 {
+		t.Fatalf("sweeps of the overdue target %+v, want one started by the fire due", ss)
+	}
+	if len(b.sweepsOf(t, tg.Name)) != 2 {
+		t.Errorf("the target swept 40 minutes ago was swept again")
+	}
+}
+
+// newScheduler starts a scheduler on the stack that reads the schedules
+// every 200ms; the caller stops it.
+func (b *bundle) newScheduler(t *testing.T) *workers.Scheduler {
+	t.Helper()
+	s, err := workers.NewScheduler(workers.SchedulerConfig{RedisURL: b.redisURL, Catalog: b.catalog,
+		SyncInterval: 200 * time.Millisecond, HeartbeatInterval: 100 * time.Millisecond, Logger: b.logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

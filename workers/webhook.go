@@ -20,6 +20,7 @@ import (
 	"github.com/hibiken/asynq"
 
 	"github.com/wildwatch/wildwatch"
+	"github.com/wildwatch/wildwatch/crawler"
 	"github.com/wildwatch/wildwatch/storage"
 )
 
@@ -27,6 +28,13 @@ import (
 // the target's own (Target.Webhook) and the daemon's global one
 // (WebhookConfig.URL), each a POST of an Announcement, signed, delivered by
 // a task of its own that Asynq retries while the receiver is down.
+//
+// Deliveries connect under the crawler's address guard: a webhook on a
+// loopback, private or link-local address is refused, unless the target
+// allows private addresses (allow_private_addresses, as for crawling) or,
+// for the global webhook, WebhookConfig.AllowPrivate is set. A refused
+// delivery is logged, recorded as a guard error on the sweep and not
+// retried.
 
 // Task types of announcements.
 const (
@@ -79,17 +87,39 @@ type WebhookConfig struct {
 	// MaxRetry is how often a failed delivery is retried, with the
 	// workers' growing delay (default DefaultWebhookMaxRetry).
 	MaxRetry int
-	// Client sends the deliveries; nil means an http.Client of its own.
+	// AllowPrivate lets the global webhook be on a loopback, private or
+	// link-local address (test and demo setups); a target's webhook
+	// follows the target's allow_private_addresses instead.
+	AllowPrivate bool
+	// Client, when set, sends every delivery in place of the guarded
+	// clients, and so without the address guard; it is meant for tests.
 	Client *http.Client
+
+	// guarded and open send deliveries when Client is nil: under the
+	// address guard, and not.
+	guarded, open *http.Client
 }
 
 func (c WebhookConfig) withDefaults() WebhookConfig {
 	c.Timeout = cmp.Or(c.Timeout, DefaultWebhookTimeout)
 	c.MaxRetry = cmp.Or(c.MaxRetry, DefaultWebhookMaxRetry)
-	if c.Client == nil {
-		c.Client = &http.Client{Timeout: c.Timeout}
+	if c.Client != nil {
+		c.guarded, c.open = c.Client, c.Client
+		return c
+	}
+	if c.guarded == nil {
+		c.guarded = &http.Client{Timeout: c.Timeout, Transport: crawler.GuardedTransport(false)}
+		c.open = &http.Client{Timeout: c.Timeout, Transport: crawler.GuardedTransport(true)}
 	}
 	return c
+}
+
+// client returns the client for a delivery.
+func (c WebhookConfig) client(d delivery) *http.Client {
+	if d.AllowPrivate {
+		return c.open
+	}
+	return c.guarded
 }
 
 func (c WebhookConfig) validate() error {
@@ -171,6 +201,8 @@ type delivery struct {
 	URL       string          `json:"url"`
 	SecretEnv string          `json:"secret_env,omitempty"`
 	Body      json.RawMessage `json:"body"`
+	// AllowPrivate lifts the address guard for this delivery.
+	AllowPrivate bool `json:"allow_private,omitempty"`
 }
 
 // sweepEnded queues the announcement of the end of a sweep; queueing it
@@ -206,10 +238,11 @@ func (h *handlers) announce(ctx context.Context, p endedPayload) error {
 	cfg := h.life.webhooks
 	var dests []delivery
 	if t.Webhook != nil && t.Webhook.URL != "" {
-		dests = append(dests, delivery{Dest: "target", URL: t.Webhook.URL, SecretEnv: t.Webhook.SecretEnv})
+		dests = append(dests, delivery{Dest: "target", URL: t.Webhook.URL, SecretEnv: t.Webhook.SecretEnv,
+			AllowPrivate: t.Politeness.AllowPrivate})
 	}
 	if cfg.URL != "" {
-		dests = append(dests, delivery{Dest: "global", URL: cfg.URL})
+		dests = append(dests, delivery{Dest: "global", URL: cfg.URL, AllowPrivate: cfg.AllowPrivate})
 	}
 	if len(dests) == 0 {
 		return nil
@@ -284,7 +317,11 @@ func (h *handlers) deliver(ctx context.Context, d delivery) error {
 	req.Header.Set(HeaderDelivery, d.Sweep+"/"+d.Dest)
 	req.Header.Set(HeaderTimestamp, ts)
 	req.Header.Set(HeaderSignature, SignWebhook([]byte(secret), ts, d.Body))
-	resp, err := cfg.Client.Do(req)
+	resp, err := cfg.client(d).Do(req)
+	var ge *crawler.GuardError
+	if errors.As(err, &ge) {
+		return h.webhookRefused(ctx, d, ge)
+	}
 	if err != nil {
 		h.logger.WarnContext(ctx, "webhook not delivered; will retry", "sweep", d.Sweep, "url", d.URL, "err", err)
 		return fmt.Errorf("webhook of sweep %s: %w", d.Sweep, err)
@@ -297,4 +334,17 @@ func (h *handlers) deliver(ctx context.Context, d delivery) error {
 	}
 	h.logger.InfoContext(ctx, "webhook delivered", "sweep", d.Sweep, "url", d.URL, "status", resp.StatusCode)
 	return nil
+}
+
+// webhookRefused records a delivery the address guard refused, on its
+// sweep and in the log, and ends it: trying again would be refused again.
+func (h *handlers) webhookRefused(ctx context.Context, d delivery, ge *crawler.GuardError) error {
+	h.logger.ErrorContext(ctx, "webhook not sent: address refused", "sweep", d.Sweep, "url", d.URL, "dest", d.Dest,
+		"addr", ge.Addr, "reason", ge.Reason)
+	msg := fmt.Sprintf("webhook (%s) not sent: %v; allow private addresses to deliver to it", d.Dest, ge)
+	e := wildwatch.SweepError{SweepID: d.Sweep, URL: d.URL, Kind: wildwatch.ErrKindGuard, Message: msg, At: time.Now().UTC()}
+	if err := h.catalog.AddSweepError(ctx, e); err != nil {
+		return fmt.Errorf("recording refused webhook of sweep %s: %w", d.Sweep, err)
+	}
+	return fmt.Errorf("webhook of sweep %s to %s: %w: %w", d.Sweep, d.URL, ge, asynq.SkipRetry)
 }

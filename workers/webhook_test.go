@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hibiken/asynq"
 
 	"github.com/wildwatch/wildwatch"
 	"github.com/wildwatch/wildwatch/crawler"
@@ -98,11 +101,16 @@ func TestWebhooks(t *testing.T) {
 	global := newReceiver(t, "global-secret", 0)
 	secrets := map[string]string{"WILDWATCH_WEBHOOK_TINY": "target-secret"}
 	b := setupWith(t, func(c *workers.Config) {
+		// The receivers are on loopback: allowed explicitly, for the
+		// global webhook here and for the target's by the target.
 		c.Webhooks = workers.WebhookConfig{URL: global.URL + "/all", Secret: "global-secret", PublicURL: "https://wildwatch.example.org/",
-			LookupSecret: func(name string) string { return secrets[name] }}
+			LookupSecret: func(name string) string { return secrets[name] }, AllowPrivate: true}
 	})
 	tg := b.target
 	tg.Webhook = &wildwatch.Webhook{URL: own.URL + "/hook", SecretEnv: "WILDWATCH_WEBHOOK_TINY"}
+	if !tg.Politeness.AllowPrivate {
+		t.Fatal("the tiny target must allow private addresses")
+	}
 	s := b.sweep(t, tg)
 	if s.Counts.Flags != 1 {
 		t.Fatalf("sweep %+v; want one flag", s.Counts)
@@ -207,5 +215,67 @@ func TestWebhookConfig(t *testing.T) {
 	mac.Write([]byte(`1700000000.{"a":1}`))
 	if got, want := workers.SignWebhook([]byte("key"), "1700000000", []byte(`{"a":1}`)), "sha256="+hex.EncodeToString(mac.Sum(nil)); got != want {
 		t.Errorf("SignWebhook = %q, want %q", got, want)
+	}
+}
+
+// TestWebhookAddressGuard: a webhook on a loopback address, with private
+// addresses not allowed, is refused by the crawler's address guard: the
+// receiver is never asked, the refusal is recorded on the sweep as a guard
+// error and the delivery is not retried.
+func TestWebhookAddressGuard(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	global := newReceiver(t, "global-secret", 0)
+	b := setupWith(t, func(c *workers.Config) {
+		c.Webhooks = workers.WebhookConfig{URL: global.URL + "/all", Secret: "global-secret"}
+	})
+	s := b.sweep(t, b.target)
+	if s.Counts.Flags != 1 {
+		t.Fatalf("sweep %+v; want one flag", s.Counts)
+	}
+
+	opt, err := asynq.ParseRedisURI(b.redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	insp := asynq.NewInspector(opt)
+	t.Cleanup(func() { insp.Close() })
+	deadline := time.Now().Add(30 * time.Second)
+	var archived *asynq.TaskInfo
+	for archived == nil {
+		tasks, err := insp.ListArchivedTasks(workers.QueueSweep)
+		if err != nil && !errors.Is(err, asynq.ErrQueueNotFound) {
+			t.Fatal(err)
+		}
+		for _, ti := range tasks {
+			if ti.Type == workers.TypeWebhook {
+				archived = ti
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the refused delivery was not given up")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if archived.Retried != 0 || !strings.Contains(archived.LastErr, "address guard refused") {
+		t.Errorf("refused delivery retried %d times, last error %q", archived.Retried, archived.LastErr)
+	}
+	errs, err := b.catalog.SweepErrors(ctx, s.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recorded bool
+	for _, e := range errs {
+		if e.Kind == wildwatch.ErrKindGuard && e.URL == global.URL+"/all" && strings.Contains(e.Message, "loopback") {
+			recorded = true
+		}
+	}
+	if !recorded {
+		t.Errorf("sweep errors %+v, want the refused webhook", errs)
+	}
+	global.mu.Lock()
+	defer global.mu.Unlock()
+	if global.attempts != 0 {
+		t.Errorf("the loopback receiver was asked %d times", global.attempts)
 	}
 }
