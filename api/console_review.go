@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -24,12 +23,9 @@ func (s *Server) consoleReviewRoutes(m *http.ServeMux) {
 const reviewPageSize = 50
 
 // reviewStatuses are the statuses the queue filters on, in the order its
-// counts show them. flagReview is a flag sent to a second reviewer.
-var reviewStatuses = []string{wildwatch.FlagNew, flagReview, wildwatch.FlagConfirmed, wildwatch.FlagDismissed}
-
-// flagReview is the status and decision "send to review": a person should
-// look again before the flag is confirmed or dismissed.
-const flagReview = "review"
+// counts show them. wildwatch.FlagReview is a flag sent to a second
+// reviewer.
+var reviewStatuses = []string{wildwatch.FlagNew, wildwatch.FlagReview, wildwatch.FlagConfirmed, wildwatch.FlagDismissed}
 
 // reviewQueryKeys are the query parameters that make a review queue; the
 // flag page carries them so that it can step through the same queue.
@@ -198,7 +194,7 @@ func (s *Server) reviewDecide(w http.ResponseWriter, r *http.Request) {
 	here := "/flags/" + url.PathEscape(id) + q.Suffix()
 	decision := r.PostFormValue("decision")
 	reason, note := r.PostFormValue("reason"), strings.TrimSpace(r.PostFormValue("note"))
-	if decision != wildwatch.FlagConfirmed && decision != wildwatch.FlagDismissed && decision != flagReview {
+	if !wildwatch.ValidDecision(decision) {
 		s.redirectFlash(w, r, here, false, s.tr(r, "review.bad_decision"))
 		return
 	}
@@ -228,12 +224,6 @@ func (s *Server) reviewDecide(w http.ResponseWriter, r *http.Request) {
 	_, err := s.cfg.Catalog.AddReview(ctx, wildwatch.Review{
 		FlagID: id, Decision: decision, Note: note, Reviewer: principalFrom(ctx).Name, At: time.Now().UTC(),
 	})
-	if decision == flagReview && errors.Is(err, storage.ErrInvalid) {
-		// The catalog records confirmations and dismissals; until it
-		// keeps a review status the flag stays as it is.
-		s.redirectFlash(w, r, here, false, s.tr(r, "review.review_unsupported"))
-		return
-	}
 	if err != nil {
 		s.consoleError(w, r, err)
 		return

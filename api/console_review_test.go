@@ -366,13 +366,22 @@ func TestConsoleReviewDecide(t *testing.T) {
 		t.Error("reviewed flags are still in the queue of new flags")
 	}
 
-	// Send to review: the catalog keeps no such status yet; the flag is
-	// left as it was and the reviewer is told.
-	code, loc = post(fs[2].ID, url.Values{"decision": {"review"}})
-	if _, page := s.follow(loc); code != http.StatusSeeOther || !strings.Contains(page, "cannot record") {
-		t.Errorf("send to review = %d %q", code, loc)
+	// Send to review: the flag waits for a second look, with the note.
+	code, _ = post(fs[2].ID, url.Values{"decision": {"review"}, "note": {"ask the ivory specialist"}})
+	if code != http.StatusSeeOther {
+		t.Errorf("send to review = %d", code)
 	}
-	unchanged(fs[2].ID, "send to review")
+	got, err = st.Catalog.GetFlag(t.Context(), fs[2].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Status != wildwatch.FlagReview || len(got.Reviews) != 1 || got.Reviews[0].Decision != wildwatch.FlagReview ||
+		!strings.Contains(got.Reviews[0].Note, "ivory specialist") {
+		t.Errorf("after sending to review: %s, reviews %+v", got.Status, got.Reviews)
+	}
+	if page := s.mustGet("/flags?status=review"); !strings.Contains(page, `<tr data-flag="`+fs[2].ID+`">`) {
+		t.Error("the flag sent to review is not in the queue of flags to review")
+	}
 
 	// The last flag of a queue leads back to the queue.
 	last := fs[len(fs)-1]

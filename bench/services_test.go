@@ -2,11 +2,14 @@ package bench
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"runtime"
 	"runtime/metrics"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -23,6 +26,11 @@ import (
 	"github.com/wildwatch/wildwatch/storage"
 	"github.com/wildwatch/wildwatch/workers"
 )
+
+// sweepProfile names the file a CPU profile of BenchmarkPipelineServices's
+// sweeps is written to: what its cpu-s/1000listings counts, without the
+// setting up of the services around them.
+var sweepProfile = flag.String("sweepprofile", "", "write a CPU profile of the sweeps of BenchmarkPipelineServices to this `file`")
 
 // benchRedisDB is the Redis database the services benchmark queues in; it
 // is emptied before each sweep.
@@ -58,6 +66,14 @@ func BenchmarkPipelineServices(b *testing.B) {
 	}
 
 	var m sweepMeasure
+	if *sweepProfile != "" {
+		f, err := os.Create(*sweepProfile)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		m.profile = f
+	}
 	for i := 0; i < b.N; i++ {
 		if err := rdb.FlushDB(ctx).Err(); err != nil {
 			b.Fatalf("redis at %s must be running: %v", redistest.Addr(), err)
@@ -130,6 +146,8 @@ type sweepMeasure struct {
 	done   chan struct{}
 	wg     sync.WaitGroup
 	sample []metrics.Sample
+	// profile, when set, receives a CPU profile of the first sweep.
+	profile *os.File
 }
 
 func (m *sweepMeasure) start() {
@@ -150,12 +168,20 @@ func (m *sweepMeasure) start() {
 			}
 		}
 	})
+	if m.profile != nil {
+		// A profile that cannot start leaves the measure as it is.
+		_ = pprof.StartCPUProfile(m.profile)
+	}
 	m.cpu0, m.t0 = cpuTime(), time.Now()
 }
 
 func (m *sweepMeasure) stop(listings int) {
 	m.elapsed += time.Since(m.t0)
 	m.cpu += cpuTime() - m.cpu0
+	if m.profile != nil {
+		pprof.StopCPUProfile()
+		m.profile = nil
+	}
 	m.listings += listings
 	close(m.done)
 	m.wg.Wait()

@@ -80,63 +80,89 @@ func (r *CaptureRecord) SetEvidence(m *Manifest) {
 // as it is and added is false, so a retried task may put it again.
 // ErrNotFound when the sweep is unknown.
 func (c *Catalog) PutCapture(ctx context.Context, r CaptureRecord) (added bool, err error) {
+	args, err := captureArgs(r)
+	if err != nil {
+		return false, err
+	}
+	return c.putCapture(ctx, r.Capture, args, r.Listing.ID)
+}
+
+// putCapture is PutCapture of the capture cp, whose captureInsert
+// arguments are args.
+func (c *Catalog) putCapture(ctx context.Context, cp wildwatch.Capture, args []any, listingID string) (added bool, err error) {
+	if c.pipelined() {
+		added, err = c.putCapturePG(ctx, args, cp.Target, cp.URL, listingID, nil)
+	} else {
+		err = c.inTx(ctx, func(tx *sql.Tx) error {
+			res, err := tx.ExecContext(ctx, captureInsert, args...)
+			if err != nil {
+				return err
+			}
+			n, err := rowsAffected(res)
+			if err != nil || n == 0 {
+				return err
+			}
+			added = true
+			return refreshListing(ctx, tx, cp.Target, cp.URL, listingID)
+		})
+	}
+	if err != nil {
+		return false, captureError(cp, err)
+	}
+	return added, nil
+}
+
+// captureError wraps an error putting capture cp.
+func captureError(cp wildwatch.Capture, err error) error {
+	if isForeignKeyViolation(err) {
+		return fmt.Errorf("putting capture %s: sweep %s: %w", cp.ID, cp.SweepID, ErrNotFound)
+	}
+	return fmt.Errorf("putting capture %s: %w", cp.ID, err)
+}
+
+// captureArgs checks r and returns the arguments of captureInsert for it.
+func captureArgs(r CaptureRecord) ([]any, error) {
 	cp := r.Capture
 	if cp.ID == "" || cp.SweepID == "" {
-		return false, fmt.Errorf("putting capture %q: id and sweep id are required: %w", cp.ID, ErrInvalid)
+		return nil, fmt.Errorf("putting capture %q: id and sweep id are required: %w", cp.ID, ErrInvalid)
 	}
 	switch r.Change {
 	case "", wildwatch.ChangeNew, wildwatch.ChangeChanged, wildwatch.ChangeUnchanged, wildwatch.ChangeRemoved:
 	default:
-		return false, fmt.Errorf("putting capture %s: change %q: %w", cp.ID, r.Change, ErrInvalid)
+		return nil, fmt.Errorf("putting capture %s: change %q: %w", cp.ID, r.Change, ErrInvalid)
 	}
 	cp.Body, cp.Text = nil, ""
 	meta, err := json.Marshal(cp)
 	if err != nil {
-		return false, fmt.Errorf("putting capture %s: %w", cp.ID, err)
+		return nil, fmt.Errorf("putting capture %s: %w", cp.ID, err)
 	}
 	listing, err := json.Marshal(r.Listing)
 	if err != nil {
-		return false, fmt.Errorf("putting capture %s: %w", cp.ID, err)
+		return nil, fmt.Errorf("putting capture %s: %w", cp.ID, err)
 	}
 	verdict, err := json.Marshal(r.Verdict)
 	if err != nil {
-		return false, fmt.Errorf("putting capture %s: %w", cp.ID, err)
+		return nil, fmt.Errorf("putting capture %s: %w", cp.ID, err)
 	}
 	var static sql.NullString
 	if r.StaticListing != nil {
 		b, err := json.Marshal(r.StaticListing)
 		if err != nil {
-			return false, fmt.Errorf("putting capture %s: %w", cp.ID, err)
+			return nil, fmt.Errorf("putting capture %s: %w", cp.ID, err)
 		}
 		static = sql.NullString{String: string(b), Valid: true}
 	}
-	err = c.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO captures
-			(id, sweep_id, target, url, fetched_at, meta, listing, verdict, manifest_key, warc_key, warc_sha256,
-			 screenshot_key, dom_key, static_listing, created_at, change, payload_digest, content_digest, refers_to)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
-			ON CONFLICT (id) DO NOTHING`,
-			cp.ID, cp.SweepID, cp.Target, cp.URL, unixMicros(cp.FetchedAt), string(meta), string(listing), string(verdict),
-			r.ManifestKey, r.WARCKey, r.WARCSHA256, r.ScreenshotKey, r.DOMKey, static, unixMicros(catalogNow()),
-			r.Change, r.PayloadDigest, r.ContentDigest, r.RefersTo)
-		if err != nil {
-			return err
-		}
-		n, err := rowsAffected(res)
-		if err != nil || n == 0 {
-			return err
-		}
-		added = true
-		return refreshListing(ctx, tx, cp.Target, cp.URL, r.Listing.ID)
-	})
-	if isForeignKeyViolation(err) {
-		return false, fmt.Errorf("putting capture %s: sweep %s: %w", cp.ID, cp.SweepID, ErrNotFound)
-	}
-	if err != nil {
-		return false, fmt.Errorf("putting capture %s: %w", cp.ID, err)
-	}
-	return added, nil
+	return []any{cp.ID, cp.SweepID, cp.Target, cp.URL, unixMicros(cp.FetchedAt), string(meta), string(listing), string(verdict),
+		r.ManifestKey, r.WARCKey, r.WARCSHA256, r.ScreenshotKey, r.DOMKey, static, unixMicros(catalogNow()),
+		r.Change, r.PayloadDigest, r.ContentDigest, r.RefersTo}, nil
 }
+
+// captureInsert stores a capture unless its ID is stored already.
+const captureInsert = `INSERT INTO captures
+	(id, sweep_id, target, url, fetched_at, meta, listing, verdict, manifest_key, warc_key, warc_sha256,
+	 screenshot_key, dom_key, static_listing, created_at, change, payload_digest, content_digest, refers_to)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+	ON CONFLICT (id) DO NOTHING`
 
 const captureSelect = `SELECT meta, listing, verdict, manifest_key, warc_key, warc_sha256,
 	screenshot_key, dom_key, static_listing, change, payload_digest, content_digest, refers_to FROM captures`

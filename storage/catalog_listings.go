@@ -22,15 +22,10 @@ import (
 // the captures (at READ COMMITTED) sees the first one's capture. On SQLite
 // the transaction holds the database's write lock already.
 func refreshListing(ctx context.Context, tx *sql.Tx, target, url, listingID string) error {
-	now := unixMicros(catalogNow())
-	if _, err := tx.ExecContext(ctx, `INSERT INTO listings (target, url, listing_id, state, first_seen, first_capture,
-		last_seen, last_capture, last_changed, removed_at, removed_capture, captures, updated_at)
-		VALUES ($1, $2, '', 'active', 0, '', 0, '', 0, NULL, '', 0, $3)
-		ON CONFLICT (target, url) DO UPDATE SET updated_at = excluded.updated_at`, target, url, now); err != nil {
+	if _, err := tx.ExecContext(ctx, listingLockSQL, target, url, unixMicros(catalogNow())); err != nil {
 		return fmt.Errorf("locking listing %s: %w", url, err)
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT id, fetched_at, change FROM captures
-		WHERE target = $1 AND url = $2 ORDER BY fetched_at, id`, target, url)
+	rows, err := tx.QueryContext(ctx, listingCapturesSQL, target, url)
 	if err != nil {
 		return fmt.Errorf("reading captures of listing %s: %w", url, err)
 	}
@@ -47,34 +42,48 @@ func refreshListing(ctx context.Context, tx *sql.Tx, target, url, listingID stri
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("reading captures of listing %s: %w", url, err)
 	}
+	q, args := listingUpdate(target, url, listingID, caps)
+	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		return fmt.Errorf("updating listing %s: %w", url, err)
+	}
+	return nil
+}
+
+// listingLockSQL writes a listing's row, adding it when it is new, which
+// locks it. Arguments: target, url, now.
+const listingLockSQL = `INSERT INTO listings (target, url, listing_id, state, first_seen, first_capture,
+	last_seen, last_capture, last_changed, removed_at, removed_capture, captures, updated_at)
+	VALUES ($1, $2, '', 'active', 0, '', 0, '', 0, NULL, '', 0, $3)
+	ON CONFLICT (target, url) DO UPDATE SET updated_at = excluded.updated_at`
+
+// listingCapturesSQL reads what refreshListing needs of a listing's
+// captures, in fetch order. Arguments: target, url.
+const listingCapturesSQL = `SELECT id, fetched_at, change FROM captures
+	WHERE target = $1 AND url = $2 ORDER BY fetched_at, id`
+
+// listingUpdate returns the statement that writes the status of the
+// listing (target, url) computed from its captures caps: deleting its row
+// when there are none.
+func listingUpdate(target, url, listingID string, caps []listingCapture) (string, []any) {
 	if len(caps) == 0 {
-		_, err := tx.ExecContext(ctx, `DELETE FROM listings WHERE target = $1 AND url = $2`, target, url)
-		return err
+		return `DELETE FROM listings WHERE target = $1 AND url = $2`, []any{target, url}
 	}
 	st := summarizeListing(caps)
 	var removedAt sql.NullInt64
-	if st.removed != nil {
-		removedAt = sql.NullInt64{Int64: st.removed.at, Valid: true}
-	}
 	removedCapture := ""
-	if st.removed != nil {
-		removedCapture = st.removed.id
-	}
 	state := wildwatch.ListingActive
 	if st.removed != nil {
+		removedAt = sql.NullInt64{Int64: st.removed.at, Valid: true}
+		removedCapture = st.removed.id
 		state = wildwatch.ListingRemoved
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE listings SET
+	return `UPDATE listings SET
 		listing_id = CASE WHEN CAST($3 AS TEXT) <> '' THEN CAST($3 AS TEXT) ELSE listing_id END,
 		state = $4, first_seen = $5, first_capture = $6, last_seen = $7, last_capture = $8, last_changed = $9,
 		removed_at = $10, removed_capture = $11, captures = $12
 		WHERE target = $1 AND url = $2`,
-		target, url, listingID, state, st.first.at, st.first.id, st.last.at, st.last.id, st.changed,
-		removedAt, removedCapture, len(caps))
-	if err != nil {
-		return fmt.Errorf("updating listing %s: %w", url, err)
-	}
-	return nil
+		[]any{target, url, listingID, state, st.first.at, st.first.id, st.last.at, st.last.id, st.changed,
+			removedAt, removedCapture, len(caps)}
 }
 
 // listingCapture is what refreshListing reads of each capture.

@@ -44,24 +44,40 @@ type SweepTask struct {
 // left as it is and added is false. t.State is ignored: a new task is
 // pending. ErrNotFound when the sweep is unknown.
 func (c *Catalog) AddTask(ctx context.Context, t SweepTask) (added bool, err error) {
-	if t.SweepID == "" || t.Key == "" || t.Kind == "" {
-		return false, fmt.Errorf("adding task %q: sweep id, key and kind are required: %w", t.Key, ErrInvalid)
+	if err := checkTask(t); err != nil {
+		return false, err
 	}
 	now := unixMicros(catalogNow())
-	res, err := c.db.ExecContext(ctx, `INSERT INTO sweep_tasks (sweep_id, task_key, kind, url, page, state, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6) ON CONFLICT (sweep_id, task_key) DO NOTHING`,
-		t.SweepID, t.Key, t.Kind, t.URL, t.Page, now)
-	if isForeignKeyViolation(err) {
-		return false, fmt.Errorf("adding task %q: sweep %s: %w", t.Key, t.SweepID, ErrNotFound)
-	}
+	res, err := c.db.ExecContext(ctx, taskInsert, t.SweepID, t.Key, t.Kind, t.URL, t.Page, now)
 	if err != nil {
-		return false, fmt.Errorf("adding task %q to sweep %s: %w", t.Key, t.SweepID, err)
+		return false, taskError(t, err)
 	}
 	n, err := rowsAffected(res)
 	if err != nil {
 		return false, fmt.Errorf("adding task %q to sweep %s: %w", t.Key, t.SweepID, err)
 	}
 	return n == 1, nil
+}
+
+// taskInsert adds a pending task unless it exists. Arguments: sweep, key,
+// kind, url, page, now.
+const taskInsert = `INSERT INTO sweep_tasks (sweep_id, task_key, kind, url, page, state, created_at, updated_at)
+	VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6) ON CONFLICT (sweep_id, task_key) DO NOTHING`
+
+// checkTask checks the fields AddTask requires.
+func checkTask(t SweepTask) error {
+	if t.SweepID == "" || t.Key == "" || t.Kind == "" {
+		return fmt.Errorf("adding task %q: sweep id, key and kind are required: %w", t.Key, ErrInvalid)
+	}
+	return nil
+}
+
+// taskError wraps an error adding task t.
+func taskError(t SweepTask, err error) error {
+	if isForeignKeyViolation(err) {
+		return fmt.Errorf("adding task %q: sweep %s: %w", t.Key, t.SweepID, ErrNotFound)
+	}
+	return fmt.Errorf("adding task %q to sweep %s: %w", t.Key, t.SweepID, err)
 }
 
 // GetTask returns one task of a sweep.
@@ -120,59 +136,70 @@ type TaskOutcome struct {
 // FinishTaskOutcome is FinishTask, telling also whether the task was
 // settled before and the sweep's status after the call.
 func (c *Catalog) FinishTaskOutcome(ctx context.Context, sweepID, key string, failed bool) (TaskOutcome, error) {
+	now := unixMicros(catalogNow())
+	if c.pipelined() {
+		return c.finishTaskPG(ctx, sweepID, key, failed, now)
+	}
+	var o TaskOutcome
+	err := c.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		o, err = finishTx(ctx, tx, sweepID, key, failed, now)
+		return err
+	})
+	if err != nil {
+		return TaskOutcome{}, fmt.Errorf("finishing task %q of sweep %s: %w", key, sweepID, err)
+	}
+	return o, nil
+}
+
+// finishTx is FinishTaskOutcome's transaction, tx.
+func finishTx(ctx context.Context, tx *sql.Tx, sweepID, key string, failed bool, now int64) (TaskOutcome, error) {
 	state := TaskDone
 	if failed {
 		state = TaskFailed
 	}
 	var o TaskOutcome
-	now := unixMicros(catalogNow())
-	err := c.inTx(ctx, func(tx *sql.Tx) error {
-		// Write the sweep row first. On PostgreSQL that locks it, so the
-		// finishers of one sweep take turns and the last of them sees every
-		// other task settled (at READ COMMITTED each statement sees what
-		// committed before it began). On SQLite the transaction already
-		// holds the database's write lock.
-		// A task done also ends the sweep's run of block pages (see
-		// RecordBlocked).
-		lock := `UPDATE sweeps SET updated_at = $2 WHERE id = $1 RETURNING status`
-		if !failed {
-			lock = `UPDATE sweeps SET updated_at = $2, blocked_streak = 0 WHERE id = $1 RETURNING status`
-		}
-		if err := tx.QueryRowContext(ctx, lock, sweepID, now).Scan(&o.Status); errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("sweep %s: %w", sweepID, ErrNotFound)
-		} else if err != nil {
-			return fmt.Errorf("locking sweep: %w", err)
-		}
+	// Write the sweep row first. On PostgreSQL that locks it, so the
+	// finishers of one sweep take turns and the last of them sees every
+	// other task settled (at READ COMMITTED each statement sees what
+	// committed before it began). On SQLite the transaction already holds
+	// the database's write lock.
+	// A task done also ends the sweep's run of block pages (see
+	// RecordBlocked).
+	lock := `UPDATE sweeps SET updated_at = $2 WHERE id = $1 RETURNING status`
+	if !failed {
+		lock = `UPDATE sweeps SET updated_at = $2, blocked_streak = 0 WHERE id = $1 RETURNING status`
+	}
+	if err := tx.QueryRowContext(ctx, lock, sweepID, now).Scan(&o.Status); errors.Is(err, sql.ErrNoRows) {
+		return o, fmt.Errorf("sweep %s: %w", sweepID, ErrNotFound)
+	} else if err != nil {
+		return o, fmt.Errorf("locking sweep: %w", err)
+	}
 
-		res, err := tx.ExecContext(ctx, `UPDATE sweep_tasks SET state = $3, updated_at = $4
-			WHERE sweep_id = $1 AND task_key = $2 AND state IN ('pending', 'parked')`, sweepID, key, state, now)
-		if err != nil {
-			return fmt.Errorf("updating task: %w", err)
-		}
-		n, err := rowsAffected(res)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			var one int
-			err := tx.QueryRowContext(ctx, `SELECT 1 FROM sweep_tasks WHERE sweep_id = $1 AND task_key = $2`, sweepID, key).Scan(&one)
-			if errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("task %q: %w", key, ErrNotFound)
-			}
-			o.Settled = err == nil
-			return err // nil: finished before
-		}
-		status, ended, err := endIfSettled(ctx, tx, sweepID, now)
-		if err != nil {
-			return err
-		}
-		if ended {
-			o.SweepEnded, o.Status = true, status
-		}
-		return nil
-	})
+	res, err := tx.ExecContext(ctx, `UPDATE sweep_tasks SET state = $3, updated_at = $4
+		WHERE sweep_id = $1 AND task_key = $2 AND state IN ('pending', 'parked')`, sweepID, key, state, now)
 	if err != nil {
-		return TaskOutcome{}, fmt.Errorf("finishing task %q of sweep %s: %w", key, sweepID, err)
+		return o, fmt.Errorf("updating task: %w", err)
+	}
+	n, err := rowsAffected(res)
+	if err != nil {
+		return o, err
+	}
+	if n == 0 {
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM sweep_tasks WHERE sweep_id = $1 AND task_key = $2`, sweepID, key).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return o, fmt.Errorf("task %q: %w", key, ErrNotFound)
+		}
+		o.Settled = err == nil
+		return o, err // nil: finished before
+	}
+	status, ended, err := endIfSettled(ctx, tx, sweepID, now)
+	if err != nil {
+		return o, err
+	}
+	if ended {
+		o.SweepEnded, o.Status = true, status
 	}
 	return o, nil
 }

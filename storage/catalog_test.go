@@ -70,6 +70,10 @@ func runCatalogSuite(t *testing.T, newDSN func(t *testing.T) string) {
 		{"Tasks", testCatalogTasks},
 		{"Counts", testCatalogCounts},
 		{"FinishRace", testCatalogFinishRace},
+		{"FinishOutcome", testCatalogFinishOutcome},
+		{"LookupListing", testCatalogLookupListing},
+		{"PutCaptureFinish", testCatalogPutCaptureFinish},
+		{"AddTasks", testCatalogAddTasks},
 		{"ConcurrentWriters", testCatalogConcurrentWriters},
 		{"SweepErrors", testCatalogSweepErrors},
 		{"Captures", testCatalogCaptures},
@@ -84,6 +88,9 @@ func runCatalogSuite(t *testing.T, newDSN func(t *testing.T) string) {
 		{"UpgradeRuleSets", testCatalogUpgradeRuleSets},
 		{"Users", testCatalogUsers},
 		{"Cases", testCatalogCases},
+		{"Investigate", testCatalogInvestigate},
+		{"ReviewQueue", testCatalogReviewQueue},
+		{"Monitor", testCatalogMonitor},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

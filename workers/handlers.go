@@ -32,20 +32,28 @@ func (h *handlers) mux() *asynq.ServeMux {
 	mux := asynq.NewServeMux()
 	mux.HandleFunc(TypeSweepStart, h.withPayload(h.start))
 	mux.HandleFunc(TypeIndex, h.withPayload(h.index))
-	mux.HandleFunc(TypeListing, h.withPayload(h.listing))
+	mux.HandleFunc(TypeListing, h.decodedPayload(h.listing))
 	mux.HandleFunc(TypeRender, h.withPayload(h.render))
 	h.lifecycleHandlers(mux)
 	return mux
 }
 
 func (h *handlers) withPayload(fn func(context.Context, payload) error) asynq.HandlerFunc {
+	return h.decodedPayload(func(ctx context.Context, p payload) error {
+		if run, err := h.gate(ctx, p); !run || err != nil {
+			return err
+		}
+		return fn(ctx, p)
+	})
+}
+
+// decodedPayload decodes a task's payload for fn, which gates the task
+// itself.
+func (h *handlers) decodedPayload(fn func(context.Context, payload) error) asynq.HandlerFunc {
 	return func(ctx context.Context, t *asynq.Task) error {
 		var p payload
 		if err := json.Unmarshal(t.Payload(), &p); err != nil {
 			return fmt.Errorf("decoding %s payload: %v: %w", t.Type(), err, asynq.SkipRetry)
-		}
-		if run, err := h.gate(ctx, p); !run || err != nil {
-			return err
 		}
 		return fn(ctx, p)
 	}
@@ -90,18 +98,27 @@ func (h *handlers) indexPage(ctx context.Context, p payload, t wildwatch.Target,
 	if err != nil {
 		return fmt.Errorf("counting listings: %w", err)
 	}
-	for _, u := range links.Listings {
-		if n >= t.Limits.MaxListings {
+	// The listings are queued as many at a time as the limit leaves room
+	// for: a listing queued already (found on another page) takes none.
+	for rest := links.Listings; len(rest) > 0; {
+		room := t.Limits.MaxListings - n
+		if room <= 0 {
 			h.logger.InfoContext(ctx, "listing limit reached", "sweep", p.Sweep, "limit", t.Limits.MaxListings)
 			break
 		}
-		st := storage.SweepTask{SweepID: p.Sweep, Key: taskKey(wildwatch.PageListing, u), Kind: wildwatch.PageListing, URL: u, Page: max(p.Page, 1)}
-		added, err := h.enq.enqueuePage(ctx, t, st)
+		batch := make([]storage.SweepTask, 0, min(room, len(rest)))
+		for _, u := range rest[:min(room, len(rest))] {
+			batch = append(batch, storage.SweepTask{SweepID: p.Sweep, Key: taskKey(wildwatch.PageListing, u), Kind: wildwatch.PageListing, URL: u, Page: max(p.Page, 1)})
+		}
+		rest = rest[len(batch):]
+		added, err := h.enq.enqueuePages(ctx, t, batch)
 		if err != nil {
 			return err
 		}
-		if added {
-			n++
+		for _, a := range added {
+			if a {
+				n++
+			}
 		}
 	}
 	if links.Next != "" && p.Page < t.Limits.MaxPages {
@@ -115,15 +132,26 @@ func (h *handlers) indexPage(ctx context.Context, p payload, t wildwatch.Target,
 
 // listing captures one listing page statically, or hands it to the render
 // queue when the static page shows no listing.
+//
+// What the task needs of the catalog before the fetch (its gate, an
+// earlier run's capture, the listing's status and capture before) is read
+// at once, in one round trip (storage.Catalog.LookupListing).
 func (h *handlers) listing(ctx context.Context, p payload) error {
-	if done, err := h.captured(ctx, p); done || err != nil {
+	lk, err := h.catalog.LookupListing(ctx, p.Sweep, p.Key, p.URL, CaptureID(p.Sweep, p.URL))
+	if run, err := h.gateWith(ctx, p, lk.Gate, err); !run || err != nil {
 		return err
 	}
+	if lk.Captured {
+		if done, err := h.captured(ctx, p); done || err != nil {
+			return err
+		}
+	}
+	known := &knownListing{status: lk.Listing, previous: lk.Previous}
 	t, err := h.target(ctx, p.Sweep)
 	if err != nil {
 		return err
 	}
-	rc, err := h.recheckOf(ctx, p, t)
+	rc, err := h.recheckOf(ctx, p, t, known)
 	if err != nil {
 		return err
 	}
@@ -131,7 +159,7 @@ func (h *handlers) listing(ctx context.Context, p payload) error {
 	if done, rerr := h.unchanged(ctx, p, t, rc, c); done {
 		return rerr
 	}
-	if done, rerr := h.removal(ctx, p, t, c); done {
+	if done, rerr := h.removal(ctx, p, t, c, known); done {
 		return rerr
 	}
 	if err != nil {
@@ -150,7 +178,7 @@ func (h *handlers) listing(ctx context.Context, p payload) error {
 	if err != nil {
 		return h.failed(ctx, p, &taskError{kind: wildwatch.ErrKindExtract, err: err})
 	}
-	return h.record(ctx, p, t, c, l, nil)
+	return h.record(ctx, p, t, c, l, nil, known)
 }
 
 // render renders an index or listing page in the browser.
@@ -175,7 +203,7 @@ func (h *handlers) render(ctx context.Context, p payload) error {
 		if done, rerr := h.recheckRendered(ctx, p, t, c); done {
 			return rerr
 		}
-		if done, rerr := h.removal(ctx, p, t, c); done {
+		if done, rerr := h.removal(ctx, p, t, c, nil); done {
 			return rerr
 		}
 	}
@@ -189,7 +217,7 @@ func (h *handlers) render(ctx context.Context, p payload) error {
 	if err != nil {
 		return h.failed(ctx, p, &taskError{kind: wildwatch.ErrKindExtract, err: err})
 	}
-	return h.record(ctx, p, t, c, l, p.Static)
+	return h.record(ctx, p, t, c, l, p.Static, nil)
 }
 
 // captured reports whether the listing was captured by an earlier run of
@@ -214,7 +242,7 @@ func (h *handlers) captured(ctx context.Context, p payload) (bool, error) {
 // evidence (a revisit record when the response payload is unchanged),
 // records the capture and, when the verdict says so, a flag; then finishes
 // the task.
-func (h *handlers) record(ctx context.Context, p payload, t wildwatch.Target, c *wildwatch.Capture, l wildwatch.Listing, static *wildwatch.Listing) error {
+func (h *handlers) record(ctx context.Context, p payload, t wildwatch.Target, c *wildwatch.Capture, l wildwatch.Listing, static *wildwatch.Listing, known *knownListing) error {
 	id := CaptureID(p.Sweep, p.URL)
 	c.ID, c.SweepID, c.Target = id, p.Sweep, t.Name
 	l.URL = p.URL
@@ -224,7 +252,7 @@ func (h *handlers) record(ctx context.Context, p payload, t wildwatch.Target, c 
 	}
 	rec := storage.CaptureRecord{Capture: *c, Listing: l, StaticListing: static,
 		PayloadDigest: storage.PayloadDigest(c.Body), ContentDigest: storage.ContentDigest(c)}
-	prev, err := h.previous(ctx, t.Name, p.URL, id)
+	prev, err := h.previous(ctx, t.Name, p.URL, id, known)
 	if err != nil {
 		return err
 	}
@@ -254,13 +282,27 @@ func (h *handlers) record(ctx context.Context, p payload, t wildwatch.Target, c 
 		return h.failed(ctx, p, &taskError{kind: wildwatch.ErrKindStorage, retryable: true, err: err})
 	}
 	rec.SetEvidence(m)
-	if _, err := h.catalog.PutCapture(ctx, rec); err != nil {
+	// The capture, its flag and the task's end are one transaction.
+	var f *wildwatch.Flag
+	if rec.Verdict.Flagged {
+		f = flagOf(rec)
+	}
+	r, err := h.catalog.PutCaptureFinish(ctx, rec, p.Key, f)
+	if err != nil {
 		return fmt.Errorf("recording capture %s: %w", id, err)
 	}
-	if err := h.flag(ctx, rec); err != nil {
-		return err
+	if !r.Added {
+		// Recorded by another run of the task: see that it is flagged and
+		// finished.
+		if err := h.flag(ctx, rec); err != nil {
+			return err
+		}
+		return h.finish(ctx, p, false)
 	}
-	return h.finish(ctx, p, false)
+	if r.Flag != nil {
+		h.observer().FlagRaised(r.Flag.Target, r.Flag.Category)
+	}
+	return h.finished(ctx, p, r.Outcome)
 }
 
 // task is the catalog task a payload belongs to.
@@ -281,7 +323,18 @@ func (h *handlers) flag(ctx context.Context, rec storage.CaptureRecord) error {
 	} else if before {
 		return nil
 	}
-	f := wildwatch.Flag{
+	f := *flagOf(rec)
+	if _, added, err := h.catalog.PutFlag(ctx, f); err != nil {
+		return fmt.Errorf("raising flag for capture %s: %w", rec.Capture.ID, err)
+	} else if added {
+		h.observer().FlagRaised(f.Target, f.Category)
+	}
+	return nil
+}
+
+// flagOf is the flag a flagged capture raises.
+func flagOf(rec storage.CaptureRecord) *wildwatch.Flag {
+	return &wildwatch.Flag{
 		SweepID:   rec.Capture.SweepID,
 		CaptureID: rec.Capture.ID,
 		Target:    rec.Capture.Target,
@@ -292,10 +345,4 @@ func (h *handlers) flag(ctx context.Context, rec storage.CaptureRecord) error {
 		Listing:   rec.Listing,
 		Verdict:   rec.Verdict,
 	}
-	if _, added, err := h.catalog.PutFlag(ctx, f); err != nil {
-		return fmt.Errorf("raising flag for capture %s: %w", rec.Capture.ID, err)
-	} else if added {
-		h.observer().FlagRaised(f.Target, f.Category)
-	}
-	return nil
 }

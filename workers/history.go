@@ -43,18 +43,15 @@ func (h *handlers) revisitKnown(ctx context.Context, p payload, t wildwatch.Targ
 // outcome); otherwise the caller goes on with c as a listing page or an
 // error. A listing never captured before that answers 404 stays a fetch
 // error.
-func (h *handlers) removal(ctx context.Context, p payload, t wildwatch.Target, c *wildwatch.Capture) (done bool, err error) {
+func (h *handlers) removal(ctx context.Context, p payload, t wildwatch.Target, c *wildwatch.Capture, kl *knownListing) (done bool, err error) {
 	if c == nil {
 		return false, nil
 	}
-	known, err := h.catalog.GetListing(ctx, t.Name, p.URL)
-	if errors.Is(err, storage.ErrNotFound) {
-		return false, nil
-	}
+	known, err := h.listingStatus(ctx, t.Name, p.URL, kl)
 	if err != nil {
-		return true, fmt.Errorf("looking up listing %s: %w", p.URL, err)
+		return true, err
 	}
-	if known.State != wildwatch.ListingActive {
+	if known == nil || known.State != wildwatch.ListingActive {
 		return false, nil
 	}
 	why := crawler.Removal(t, c)
@@ -84,9 +81,37 @@ func (h *handlers) removal(ctx context.Context, p payload, t wildwatch.Target, c
 	return true, h.finish(ctx, p, false)
 }
 
+// knownListing is what a listing task read of the catalog about its
+// listing before the fetch (storage.ListingLookup); a task without one
+// reads it when it needs it.
+type knownListing struct {
+	status   *wildwatch.ListingStatus // nil: not in the catalog
+	previous *storage.CaptureRecord   // nil: no capture before
+}
+
+// listingStatus returns the status of the target's listing URL, from kl
+// when it is not nil; nil when the catalog does not know the listing.
+func (h *handlers) listingStatus(ctx context.Context, target, url string, kl *knownListing) (*wildwatch.ListingStatus, error) {
+	if kl != nil {
+		return kl.status, nil
+	}
+	l, err := h.catalog.GetListing(ctx, target, url)
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("looking up listing %s: %w", url, err)
+	}
+	return &l, nil
+}
+
 // previous returns the capture of the target's listing URL before the
-// capture id that showed the listing; nil when there is none.
-func (h *handlers) previous(ctx context.Context, target, url, id string) (*storage.CaptureRecord, error) {
+// capture id that showed the listing, from kl when it is not nil; nil
+// when there is none.
+func (h *handlers) previous(ctx context.Context, target, url, id string, kl *knownListing) (*storage.CaptureRecord, error) {
+	if kl != nil {
+		return kl.previous, nil
+	}
 	prev, err := h.catalog.PreviousCapture(ctx, target, url, id)
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, nil

@@ -37,8 +37,16 @@ type lifecycle struct {
 // (done, failed or cancelled: a retried or doubly queued task) dropped;
 // none of them runs.
 func (h *handlers) gate(ctx context.Context, p payload) (bool, error) {
-	for range 3 {
-		g, err := h.catalog.GateTask(ctx, p.Sweep, p.Key)
+	g, err := h.catalog.GateTask(ctx, p.Sweep, p.Key)
+	return h.gateWith(ctx, p, g, err)
+}
+
+// gateWith is gate for the task's gate g (or err) read already.
+func (h *handlers) gateWith(ctx context.Context, p payload, g storage.TaskGate, err error) (bool, error) {
+	for i := range 3 {
+		if i > 0 {
+			g, err = h.catalog.GateTask(ctx, p.Sweep, p.Key)
+		}
 		if errors.Is(err, storage.ErrNotFound) {
 			h.logger.WarnContext(ctx, "task not in the catalog; dropped", "sweep", p.Sweep, "key", p.Key)
 			return false, nil

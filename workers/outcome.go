@@ -10,6 +10,7 @@ import (
 
 	"github.com/wildwatch/wildwatch"
 	"github.com/wildwatch/wildwatch/crawler"
+	"github.com/wildwatch/wildwatch/storage"
 )
 
 // finish marks the task done (or failed) in the catalog; the call that
@@ -20,6 +21,12 @@ func (h *handlers) finish(ctx context.Context, p payload, failed bool) error {
 	if err != nil {
 		return fmt.Errorf("finishing task %s: %w", p.Key, err)
 	}
+	return h.finished(ctx, p, o)
+}
+
+// finished goes on from the outcome o of finishing p's task: when that
+// ended the sweep, it logs it and queues its announcement.
+func (h *handlers) finished(ctx context.Context, p payload, o storage.TaskOutcome) error {
 	if o.SweepEnded {
 		h.logger.InfoContext(ctx, "sweep ended", "sweep", p.Sweep, "status", o.Status)
 		return h.enq.sweepEnded(ctx, p.Sweep)

@@ -32,25 +32,23 @@ type recheck struct {
 // was never captured or was found removed, its last capture is at least
 // the interval old, or was matched with another rule set than the one
 // active now (so that new rules see the listing).
-func (h *handlers) recheckOf(ctx context.Context, p payload, t wildwatch.Target) (*recheck, error) {
+func (h *handlers) recheckOf(ctx context.Context, p payload, t wildwatch.Target, kl *knownListing) (*recheck, error) {
 	if t.Revisit <= 0 {
 		return nil, nil
 	}
-	l, err := h.catalog.GetListing(ctx, t.Name, p.URL)
-	if errors.Is(err, storage.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
+	l, err := h.listingStatus(ctx, t.Name, p.URL, kl)
+	if err != nil || l == nil {
 		return nil, err
 	}
 	if l.State != wildwatch.ListingActive || h.life.now().Sub(l.LastSeen) >= time.Duration(t.Revisit) {
 		return nil, nil
 	}
-	prev, err := h.catalog.GetCapture(ctx, l.LastCapture)
-	if errors.Is(err, storage.ErrNotFound) {
+	var prev storage.CaptureRecord
+	if kl != nil && kl.previous != nil && kl.previous.Capture.ID == l.LastCapture {
+		prev = *kl.previous
+	} else if prev, err = h.catalog.GetCapture(ctx, l.LastCapture); errors.Is(err, storage.ErrNotFound) {
 		return nil, nil
-	}
-	if err != nil {
+	} else if err != nil {
 		return nil, err
 	}
 	matcher, err := h.rules.Matcher(ctx)
@@ -121,7 +119,7 @@ func (h *handlers) recheckRendered(ctx context.Context, p payload, t wildwatch.T
 	if c == nil || c.Rendered == nil {
 		return false, nil
 	}
-	r, err := h.recheckOf(ctx, p, t)
+	r, err := h.recheckOf(ctx, p, t, nil)
 	if err != nil {
 		return true, err
 	}

@@ -110,39 +110,82 @@ func (e *enqueuer) enqueueTask(ctx context.Context, taskType, queue string, t st
 	if err != nil {
 		return false, fmt.Errorf("recording task %s: %w", t.Key, err)
 	}
-	body, err := json.Marshal(p)
+	return added, e.put(ctx, queuedTask{taskType, queue, p, id})
+}
+
+// queuedTask is a task to put on the queue: its type, queue, payload and
+// Asynq task ID.
+type queuedTask struct {
+	taskType, queue string
+	p               payload
+	id              string
+}
+
+// put puts q on the queue; a task whose ID is queued already is left as
+// it is.
+func (e *enqueuer) put(ctx context.Context, q queuedTask) error {
+	body, err := json.Marshal(q.p)
 	if err != nil {
-		return false, err
+		return err
 	}
-	task := asynq.NewTask(taskType, body,
-		asynq.TaskID(id),
-		asynq.Queue(queue),
+	task := asynq.NewTask(q.taskType, body,
+		asynq.TaskID(q.id),
+		asynq.Queue(q.queue),
 		asynq.MaxRetry(e.maxRetry),
 		asynq.Retention(taskRetention),
 	)
 	_, err = e.queue.EnqueueContext(ctx, task)
 	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
-		return false, fmt.Errorf("enqueueing %s: %w", t.Key, err)
+		return fmt.Errorf("enqueueing %s: %w", q.p.Key, err)
 	}
-	return added, nil
+	return nil
 }
 
 // enqueuePage queues a page of a sweep: on the render queue when the target
 // says it needs a browser, else for a static fetch.
 func (e *enqueuer) enqueuePage(ctx context.Context, tg wildwatch.Target, t storage.SweepTask) (bool, error) {
+	q := pageTask(ctx, tg, t)
+	return e.enqueueTask(ctx, q.taskType, q.queue, t, q.p, q.id)
+}
+
+// enqueuePages is enqueuePage for each of ts, with their catalog tasks
+// recorded at once, before any is queued; added[i] reports whether ts[i]
+// was new to the catalog.
+func (e *enqueuer) enqueuePages(ctx context.Context, tg wildwatch.Target, ts []storage.SweepTask) ([]bool, error) {
+	added, err := e.catalog.AddTasks(ctx, ts)
+	if err != nil {
+		return nil, fmt.Errorf("recording %d tasks: %w", len(ts), err)
+	}
+	for _, t := range ts {
+		if err := e.put(ctx, pageTask(ctx, tg, t)); err != nil {
+			return nil, err
+		}
+	}
+	return added, nil
+}
+
+// pageTask is the queued task of a page of a sweep of tg (enqueuePage).
+func pageTask(ctx context.Context, tg wildwatch.Target, t storage.SweepTask) queuedTask {
 	if render, reason := crawler.NeedsRender(tg, t.Kind, t.URL, nil); render {
-		return e.enqueueRender(ctx, t, reason, nil)
+		return renderTask(ctx, t, reason, nil)
 	}
+	p := payload{Sweep: t.SweepID, Key: t.Key, URL: t.URL, Page: t.Page}
 	if t.Kind == wildwatch.PageIndex {
-		return e.enqueue(ctx, TypeIndex, QueueSweep, t)
+		return queuedTask{TypeIndex, QueueSweep, p, t.SweepID + "/" + t.Key}
 	}
-	return e.enqueue(ctx, TypeListing, QueueStatic, t)
+	return queuedTask{TypeListing, QueueStatic, p, t.SweepID + "/" + t.Key}
 }
 
 // enqueueRender queues the page of catalog task t for rendering. The
 // catalog task stays the same (pending until the render finishes), so a
 // page is counted once whichever way it is fetched.
 func (e *enqueuer) enqueueRender(ctx context.Context, t storage.SweepTask, reason string, static *wildwatch.Listing) (bool, error) {
+	q := renderTask(ctx, t, reason, static)
+	return e.enqueueTask(ctx, q.taskType, q.queue, t, q.p, q.id)
+}
+
+// renderTask is the queued task that renders the page of catalog task t.
+func renderTask(ctx context.Context, t storage.SweepTask, reason string, static *wildwatch.Listing) queuedTask {
 	p := payload{Sweep: t.SweepID, Key: t.Key, URL: t.URL, Page: t.Page, Kind: t.Kind, Reason: reason, Static: static}
 	name := t.SweepID + "/" + t.Key
 	// A task queued again by a resume ("<name>/r<seq>") hands its page
@@ -151,7 +194,7 @@ func (e *enqueuer) enqueueRender(ctx context.Context, t storage.SweepTask, reaso
 	if cur, ok := asynq.GetTaskID(ctx); ok && strings.HasPrefix(cur, name+"/r") {
 		name = cur
 	}
-	return e.enqueueTask(ctx, TypeRender, QueueRender, t, p, name+"/render")
+	return queuedTask{TypeRender, QueueRender, p, name + "/render"}
 }
 
 // startSweep creates a sweep of t in the catalog and enqueues its start task.

@@ -35,8 +35,9 @@ type Config struct {
 	// ShutdownTimeout bounds how long Stop waits for tasks in flight before
 	// they are returned to the queue (default 10s).
 	ShutdownTimeout time.Duration
-	// PollInterval is how often scheduled and retried tasks are checked
-	// (default 1s).
+	// PollInterval is how often scheduled and retried tasks are checked,
+	// and how long a worker whose queues are empty waits, on average,
+	// before it looks again (default 1s).
 	PollInterval time.Duration
 
 	Catalog  *storage.Catalog
@@ -139,6 +140,7 @@ func NewWorker(cfg Config) (*Worker, error) {
 		LogLevel:                 asynq.ErrorLevel, // failed steps are logged by the handlers
 		ShutdownTimeout:          cfg.ShutdownTimeout,
 		DelayedTaskCheckInterval: cfg.PollInterval,
+		TaskCheckInterval:        cfg.PollInterval,
 	})
 	return &Worker{cfg: cfg, srv: srv, client: asynq.NewClient(opt)}, nil
 }
