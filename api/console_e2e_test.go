@@ -105,12 +105,14 @@ func text(t *testing.T, ctx context.Context, sel string) string {
 	return value(t, ctx, "text of "+sel, chromedp.Text(chromedp.CSS(sel)))
 }
 
-// shot saves a full-page screenshot of the tab as NAME.png in the test's
-// artifact directory and returns its path.
+// shot saves a full-page screenshot of the tab as TEST-NAME.png in the
+// test's artifact directory and returns its path.
 func shot(t *testing.T, ctx context.Context, name string) string {
 	t.Helper()
 	png := value(t, ctx, "screenshot "+name, chromedp.FullScreenshot(100))
-	p := filepath.Join(t.ArtifactDir(), name+".png")
+	// The artifact directory's name is a number: the file says which test
+	// and step it shows.
+	p := filepath.Join(t.ArtifactDir(), strings.ReplaceAll(t.Name(), "/", "_")+"-"+name+".png")
 	if err := os.WriteFile(p, png, 0o644); err != nil {
 		t.Fatal(err)
 	}
