@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/base32"
 	"errors"
@@ -55,9 +56,7 @@ func newBundleID() string {
 }
 
 // createBundle builds a case bundle of the captures the request selects,
-// stores it under bundles/<id>.wacz and describes it. The bundle is
-// written to a temporary file first, so its size is known when it is
-// stored and no bundle is held in memory.
+// stores it with storeBundle and describes it.
 func (s *Server) createBundle(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.Signer == nil {
 		writeError(w, http.StatusServiceUnavailable, "this server has no signing key for case bundles")
@@ -82,19 +81,12 @@ func (s *Server) createBundle(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "the selection holds no captures")
 		return
 	}
-	tmp, err := os.CreateTemp("", "wildwatch-bundle-*.wacz")
-	if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
-	p := storage.BundleParams{Items: items, Store: s.cfg.Evidence, Signer: s.cfg.Signer, Title: req.Title, Description: req.Description}
+	p := storage.BundleParams{Items: items, Title: req.Title, Description: req.Description}
 	if req.PDF {
 		p.PDF = s.cfg.PDF
 	}
-	info, err := storage.WriteBundle(r.Context(), tmp, p)
-	if errors.Is(err, storage.ErrEvidenceChanged) || errors.Is(err, storage.ErrBadSignature) {
+	id, info, err := s.storeBundle(r.Context(), p)
+	if badEvidence(err) {
 		s.cfg.Logger.ErrorContext(r.Context(), "evidence fails its manifest; no bundle made", "err", err)
 		writeError(w, http.StatusConflict, err.Error())
 		return
@@ -103,22 +95,47 @@ func (s *Server) createBundle(w http.ResponseWriter, r *http.Request) {
 		s.internal(w, r, err)
 		return
 	}
-	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	id := newBundleID()
 	key := bundleKey(id)
-	if _, err := s.cfg.Evidence.Put(r.Context(), key, tmp, info.Bytes, storage.ContentTypeBundle); err != nil {
-		s.internal(w, r, fmt.Errorf("storing bundle %s: %w", key, err))
-		return
-	}
 	p0 := principalFrom(r.Context())
 	s.cfg.Logger.InfoContext(r.Context(), "case bundle made", "bundle", id, "captures", info.Captures, "bytes", info.Bytes,
 		"sha256", info.SHA256, "by", p0.Name)
 	writeJSON(w, http.StatusCreated, BundleCreated{
 		ID: id, Key: key, SHA256: info.SHA256, Bytes: info.Bytes, Captures: info.Captures, KeyID: info.KeyID,
 	})
+}
+
+// storeBundle writes the case bundle p describes (its Store and Signer
+// are the server's) and stores it under bundles/<id>.wacz. The bundle is
+// written to a temporary file first, so its size is known when it is
+// stored and no bundle is held in memory. An error for which badEvidence
+// holds means the evidence fails its manifest and nothing was stored.
+func (s *Server) storeBundle(ctx context.Context, p storage.BundleParams) (id string, info storage.BundleInfo, err error) {
+	tmp, err := os.CreateTemp("", "wildwatch-bundle-*.wacz")
+	if err != nil {
+		return "", storage.BundleInfo{}, err
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	p.Store, p.Signer = s.cfg.Evidence, s.cfg.Signer
+	info, err = storage.WriteBundle(ctx, tmp, p)
+	if err != nil {
+		return "", storage.BundleInfo{}, err
+	}
+	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+		return "", storage.BundleInfo{}, err
+	}
+	id = newBundleID()
+	key := bundleKey(id)
+	if _, err := s.cfg.Evidence.Put(ctx, key, tmp, info.Bytes, storage.ContentTypeBundle); err != nil {
+		return "", storage.BundleInfo{}, fmt.Errorf("storing bundle %s: %w", key, err)
+	}
+	return id, info, nil
+}
+
+// badEvidence reports whether err from storeBundle says the evidence
+// fails its manifest (it changed, or its signature does not verify).
+func badEvidence(err error) bool {
+	return errors.Is(err, storage.ErrEvidenceChanged) || errors.Is(err, storage.ErrBadSignature)
 }
 
 // getBundle sends a stored bundle byte for byte, with its length and, for

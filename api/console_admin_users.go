@@ -82,27 +82,46 @@ func (s *Server) checkNewPassword(r *http.Request) string {
 	return ""
 }
 
-func (s *Server) adminUserCreate(w http.ResponseWriter, r *http.Request) {
-	ctx := r.Context()
-	name := strings.TrimSpace(r.PostFormValue("name"))
-	role := r.PostFormValue("role")
+// checkNewPrincipal reads the name and role a form gives a new user or
+// token; problem is the one to show, "" for none.
+func (s *Server) checkNewPrincipal(r *http.Request) (name, role, problem string) {
+	name = strings.TrimSpace(r.PostFormValue("name"))
+	role = r.PostFormValue("role")
 	switch {
 	case !principalName.MatchString(name):
-		s.redirectFlash(w, r, usersPage, false, s.tr(r, "admin.name_bad"))
-		return
+		problem = s.tr(r, "admin.name_bad")
 	case !ValidRole(role):
-		s.redirectFlash(w, r, usersPage, false, s.tr(r, "admin.role_bad"))
-		return
+		problem = s.tr(r, "admin.role_bad")
 	}
-	if msg := s.checkNewPassword(r); msg != "" {
+	return name, role, problem
+}
+
+// nameTaken answers the request when the lookup of a new user's or token's
+// name found one (err nil: the message taken is shown) or failed; it
+// reports whether it did. storage.ErrNotFound means the name is free.
+func (s *Server) nameTaken(w http.ResponseWriter, r *http.Request, err error, taken string) bool {
+	switch {
+	case err == nil:
+		s.redirectFlash(w, r, usersPage, false, taken)
+	case !errors.Is(err, storage.ErrNotFound):
+		s.consoleError(w, r, err)
+	default:
+		return false
+	}
+	return true
+}
+
+func (s *Server) adminUserCreate(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	name, role, msg := s.checkNewPrincipal(r)
+	if msg == "" {
+		msg = s.checkNewPassword(r)
+	}
+	if msg != "" {
 		s.redirectFlash(w, r, usersPage, false, msg)
 		return
 	}
-	if _, err := s.cfg.Catalog.GetUser(ctx, name); err == nil {
-		s.redirectFlash(w, r, usersPage, false, s.tr(r, "admin.user_exists", "name", name))
-		return
-	} else if !errors.Is(err, storage.ErrNotFound) {
-		s.consoleError(w, r, err)
+	if _, err := s.cfg.Catalog.GetUser(ctx, name); s.nameTaken(w, r, err, s.tr(r, "admin.user_exists", "name", name)) {
 		return
 	}
 	hash, err := HashPassword(r.PostFormValue("password"))
@@ -239,21 +258,12 @@ func (s *Server) issueToken(w http.ResponseWriter, r *http.Request, name, role s
 }
 
 func (s *Server) adminTokenCreate(w http.ResponseWriter, r *http.Request) {
-	name := strings.TrimSpace(r.PostFormValue("name"))
-	role := r.PostFormValue("role")
-	switch {
-	case !principalName.MatchString(name):
-		s.redirectFlash(w, r, usersPage, false, s.tr(r, "admin.name_bad"))
-		return
-	case !ValidRole(role):
-		s.redirectFlash(w, r, usersPage, false, s.tr(r, "admin.role_bad"))
+	name, role, msg := s.checkNewPrincipal(r)
+	if msg != "" {
+		s.redirectFlash(w, r, usersPage, false, msg)
 		return
 	}
-	if _, err := s.findToken(r, name); err == nil {
-		s.redirectFlash(w, r, usersPage, false, s.tr(r, "admin.token_exists", "name", name))
-		return
-	} else if !errors.Is(err, storage.ErrNotFound) {
-		s.consoleError(w, r, err)
+	if _, err := s.findToken(r, name); s.nameTaken(w, r, err, s.tr(r, "admin.token_exists", "name", name)) {
 		return
 	}
 	s.issueToken(w, r, name, role)

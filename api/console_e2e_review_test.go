@@ -54,6 +54,15 @@ func TestConsoleE2EReview(t *testing.T) {
 	if marks := value(t, ctx, "marks", chromedp.Evaluate[int](`document.querySelectorAll("p.review-text mark").length`)); marks == 0 {
 		t.Error("the flag's text has no word marked")
 	}
+	// The screenshot of a rendered listing comes through the API with the
+	// session's cookie: it must load, not show a broken image.
+	if rec, err := st.Catalog.GetCapture(t.Context(), fs[0].CaptureID); err != nil {
+		t.Fatal(err)
+	} else if rec.ScreenshotKey != "" {
+		waitPage(t, ctx, "the screenshot to load", `(() => { const i = document.querySelector("img.review-shot"); return !!i && i.complete && i.naturalWidth > 100 })()`)
+	} else if n := value(t, ctx, "screenshot", chromedp.Evaluate[int](`document.querySelectorAll("img.review-shot").length`)); n != 0 {
+		t.Errorf("a capture without a screenshot shows %d screenshot images", n)
+	}
 	shot(t, ctx, "02-flag")
 
 	run(t, ctx, "press c", chromedp.KeyEvent("c"))

@@ -3,10 +3,8 @@ package api
 import (
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -276,7 +274,7 @@ func (s *Server) investigateAddSubmit(w http.ResponseWriter, r *http.Request) {
 }
 
 // investigateExport builds the case's bundle from its flags' captures,
-// stores it as the API's POST /api/v1/bundles does, records it in the
+// stores it with storeBundle, as the API's POST /api/v1/bundles does, records it in the
 // custody log and goes back to the case, which offers the download.
 func (s *Server) investigateExport(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
@@ -303,19 +301,12 @@ func (s *Server) investigateExport(w http.ResponseWriter, r *http.Request) {
 		s.consoleError(w, r, err)
 		return
 	}
-	tmp, err := os.CreateTemp("", "wildwatch-bundle-*.wacz")
-	if err != nil {
-		s.consoleError(w, r, err)
-		return
-	}
-	defer os.Remove(tmp.Name())
-	defer tmp.Close()
-	p := storage.BundleParams{Items: items, Store: s.cfg.Evidence, Signer: s.cfg.Signer, Title: k.Name, Description: k.Notes}
+	p := storage.BundleParams{Items: items, Title: k.Name, Description: k.Notes}
 	if r.PostFormValue("pdf") != "" && s.cfg.PDF != nil {
 		p.PDF = s.cfg.PDF
 	}
-	info, err := storage.WriteBundle(ctx, tmp, p)
-	if errors.Is(err, storage.ErrEvidenceChanged) || errors.Is(err, storage.ErrBadSignature) {
+	id, info, err := s.storeBundle(ctx, p)
+	if badEvidence(err) {
 		s.cfg.Logger.ErrorContext(ctx, "evidence fails its manifest; no bundle made", "case", k.ID, "err", err)
 		s.redirectFlash(w, r, back, false, s.tr(r, "investigate.export_evidence_bad", "error", err.Error()))
 		return
@@ -324,16 +315,7 @@ func (s *Server) investigateExport(w http.ResponseWriter, r *http.Request) {
 		s.consoleError(w, r, err)
 		return
 	}
-	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-		s.consoleError(w, r, err)
-		return
-	}
-	id := newBundleID()
 	key := bundleKey(id)
-	if _, err := s.cfg.Evidence.Put(ctx, key, tmp, info.Bytes, storage.ContentTypeBundle); err != nil {
-		s.consoleError(w, r, fmt.Errorf("storing bundle %s: %w", key, err))
-		return
-	}
 	detail := fmt.Sprintf("case %s: %d captures, %d bytes, sha256 %s, flags %s", k.ID, info.Captures, info.Bytes, info.SHA256, strings.Join(ids, ", "))
 	if _, err := s.RecordAccess(r, actionBundleCreate, key, detail); err != nil {
 		s.cfg.Logger.ErrorContext(ctx, "custody log append failed for a new bundle", "bundle", id, "err", err)
@@ -361,12 +343,7 @@ func (s *Server) investigateShareLink(w http.ResponseWriter, r *http.Request) {
 		s.consoleFail(w, r, http.StatusBadRequest, s.tr(r, "investigate.bad_expiry"))
 		return
 	}
-	key := bundleKey(id)
-	if _, err := s.cfg.Evidence.Stat(r.Context(), key); err != nil {
-		s.consoleError(w, r, err)
-		return
-	}
-	link, err := s.shareLink(r, key, lifetime)
+	link, err := s.shareLink(r, bundleKey(id), lifetime)
 	if errors.Is(err, errNoLinkKey) {
 		s.consoleFail(w, r, http.StatusNotImplemented, s.tr(r, "investigate.no_links"))
 		return
@@ -377,36 +354,4 @@ func (s *Server) investigateShareLink(w http.ResponseWriter, r *http.Request) {
 	}
 	back := localPath(r.PostFormValue("back"))
 	s.render(w, r, http.StatusOK, "investigate_link", map[string]any{"Link": link, "Bundle": id, "Back": back})
-}
-
-var errNoLinkKey = errors.New("no share link key")
-
-// shareLink makes a share link to key valid for lifetime and records its
-// creation in the custody log, as createLink does.
-func (s *Server) shareLink(r *http.Request, key string, lifetime time.Duration) (ShareLink, error) {
-	link := ShareLink{ID: storage.NewLinkID(), Key: key, Expires: time.Now().UTC().Add(lifetime).Truncate(time.Second)}
-	if p, ok := s.cfg.Evidence.(storage.Presigner); ok {
-		u, err := p.PresignGet(r.Context(), key, lifetime)
-		if err != nil {
-			return ShareLink{}, err
-		}
-		link.URL, link.Kind = u.String(), LinkPresigned
-	} else {
-		if s.cfg.Links == nil {
-			return ShareLink{}, errNoLinkKey
-		}
-		token, err := s.cfg.Links.Sign(storage.LinkClaims{ID: link.ID, Key: key, Expires: link.Expires})
-		if err != nil {
-			return ShareLink{}, err
-		}
-		link.URL, link.Kind = s.publicURL(r)+"/links/"+token, LinkSigned
-	}
-	p := principalFrom(r.Context())
-	if _, err := s.cfg.Custody.Append(r.Context(), storage.CustodyEvent{
-		Actor: p.Name, Role: p.Role, Action: storage.ActionLinkCreate, Object: key, Remote: r.RemoteAddr, Link: link.ID,
-		Detail: link.Kind + " link valid until " + link.Expires.Format(time.RFC3339),
-	}); err != nil {
-		return ShareLink{}, fmt.Errorf("recording share link: %w", err)
-	}
-	return link, nil
 }

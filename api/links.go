@@ -109,10 +109,8 @@ func (s *Server) linkKey(r *http.Request, req LinkRequest) (key string, status i
 	return key, 0, nil
 }
 
-// createLink answers POST /api/v1/links (LinkRequest) with a ShareLink: a
-// presigned URL when the store is a storage.Presigner, else a link signed
-// with Config.Links and served at /links/. The link's creation is recorded
-// in the custody log (action link-create) before the link is returned.
+// createLink answers POST /api/v1/links (LinkRequest) with a ShareLink
+// made by shareLink.
 func (s *Server) createLink(w http.ResponseWriter, r *http.Request) {
 	var req LinkRequest
 	if !decodeBody(w, r, &req) {
@@ -132,40 +130,70 @@ func (s *Server) createLink(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status, err.Error())
 		return
 	}
-	if _, err := s.cfg.Evidence.Stat(r.Context(), key); err != nil {
+	link, err := s.shareLink(r, key, lifetime)
+	switch {
+	case errors.Is(err, errNoLinkKey):
+		writeError(w, http.StatusNotImplemented, "this server has no share link key: it cannot make share links for its evidence store")
+		return
+	case errors.Is(err, errLinkSign):
+		s.internal(w, r, err)
+		return
+	case errors.Is(err, errLinkCustody):
+		s.custodyFailed(w, r, err)
+		return
+	case err != nil:
 		s.storeError(w, r, err)
 		return
+	}
+	writeJSON(w, http.StatusCreated, link)
+}
+
+// Failures of shareLink other than the evidence store's.
+var (
+	// errNoLinkKey: the store cannot presign and Config.Links is nil.
+	errNoLinkKey = errors.New("no share link key")
+	// errLinkSign: signing the link failed.
+	errLinkSign = errors.New("signing share link")
+	// errLinkCustody: the link was made but its creation could not be
+	// recorded, so it must not be given out.
+	errLinkCustody = errors.New("recording share link")
+)
+
+// shareLink makes a share link to the evidence object key valid for
+// lifetime: a presigned URL when the store is a storage.Presigner, else a
+// link signed with Config.Links and served at /links/. The object must
+// exist. The link's creation is recorded in the custody log (action
+// link-create) before it is returned. Errors other than those of the
+// store wrap errNoLinkKey, errLinkSign or errLinkCustody.
+func (s *Server) shareLink(r *http.Request, key string, lifetime time.Duration) (ShareLink, error) {
+	if _, err := s.cfg.Evidence.Stat(r.Context(), key); err != nil {
+		return ShareLink{}, err
 	}
 	link := ShareLink{ID: storage.NewLinkID(), Key: key, Expires: time.Now().UTC().Add(lifetime).Truncate(time.Second)}
 	if p, ok := s.cfg.Evidence.(storage.Presigner); ok {
 		u, err := p.PresignGet(r.Context(), key, lifetime)
 		if err != nil {
-			s.storeError(w, r, err)
-			return
+			return ShareLink{}, err
 		}
 		link.URL, link.Kind = u.String(), LinkPresigned
 	} else {
 		if s.cfg.Links == nil {
-			writeError(w, http.StatusNotImplemented, "this server has no share link key: it cannot make share links for its evidence store")
-			return
+			return ShareLink{}, errNoLinkKey
 		}
 		token, err := s.cfg.Links.Sign(storage.LinkClaims{ID: link.ID, Key: key, Expires: link.Expires})
 		if err != nil {
-			s.internal(w, r, err)
-			return
+			return ShareLink{}, fmt.Errorf("%w: %w", errLinkSign, err)
 		}
 		link.URL, link.Kind = s.publicURL(r)+"/links/"+token, LinkSigned
 	}
 	p := principalFrom(r.Context())
-	_, err = s.cfg.Custody.Append(r.Context(), storage.CustodyEvent{
+	if _, err := s.cfg.Custody.Append(r.Context(), storage.CustodyEvent{
 		Actor: p.Name, Role: p.Role, Action: storage.ActionLinkCreate, Object: key, Remote: r.RemoteAddr, Link: link.ID,
 		Detail: link.Kind + " link valid until " + link.Expires.Format(time.RFC3339),
-	})
-	if err != nil {
-		s.custodyFailed(w, r, err)
-		return
+	}); err != nil {
+		return ShareLink{}, fmt.Errorf("%w: %w", errLinkCustody, err)
 	}
-	writeJSON(w, http.StatusCreated, link)
+	return link, nil
 }
 
 // publicURL is the base of links this API serves.

@@ -73,12 +73,9 @@ func likePattern(s string) string {
 // SearchListings returns the listings q selects, the most recently seen
 // first (then by target and URL).
 func (c *Catalog) SearchListings(ctx context.Context, q ListingQuery) ([]ListingMatch, error) {
-	limit, err := pageLimit(q.Limit)
+	limit, err := pageWindow(q.Limit, q.Offset)
 	if err != nil {
 		return nil, fmt.Errorf("searching listings: %w", err)
-	}
-	if q.Offset < 0 {
-		return nil, fmt.Errorf("searching listings: offset %d: %w", q.Offset, ErrInvalid)
 	}
 	if q.State != "" && q.State != wildwatch.ListingActive && q.State != wildwatch.ListingRemoved {
 		return nil, fmt.Errorf("searching listings: state %q: %w", q.State, ErrInvalid)
@@ -96,18 +93,7 @@ func (c *Catalog) SearchListings(ctx context.Context, q ListingQuery) ([]Listing
 	if q.Platform != "" {
 		w.add("LOWER("+c.jsonText("c.listing", "platform")+") = ?", strings.ToLower(q.Platform))
 	}
-	if q.Seller != "" {
-		w.add("LOWER("+c.jsonText("c.listing", "seller")+") = ?", strings.ToLower(strings.TrimSpace(q.Seller)))
-	}
-	if t := strings.TrimSpace(q.Text); t != "" {
-		p := w.arg(likePattern(t))
-		var ors []string
-		for _, f := range []string{"title", "description", "seller"} {
-			ors = append(ors, "LOWER("+c.jsonText("c.listing", f)+") LIKE "+p+` ESCAPE '\'`)
-		}
-		ors = append(ors, "LOWER(l.url) LIKE "+p+` ESCAPE '\'`)
-		w.conds = append(w.conds, "("+strings.Join(ors, " OR ")+")")
-	}
+	c.matchListing(&w, "c.listing", "l.url", q.Seller, q.Text)
 	if q.FlaggedOnly {
 		w.conds = append(w.conds, "EXISTS (SELECT 1 FROM flags f WHERE f.target = l.target AND f.url = l.url)")
 	}
@@ -115,40 +101,54 @@ func (c *Catalog) SearchListings(ctx context.Context, q ListingQuery) ([]Listing
 		l.last_changed, l.removed_at, l.removed_capture, l.captures, c.listing
 		FROM listings l JOIN captures c ON c.id = l.last_capture` + w.String() +
 		` ORDER BY l.last_seen DESC, l.target, l.url LIMIT ` + w.arg(limit) + ` OFFSET ` + w.arg(q.Offset)
-	rows, err := c.db.QueryContext(ctx, query, w.args...)
+	ms, err := queryAll(ctx, c.db, scanListingMatch, query, w.args...)
 	if err != nil {
 		return nil, fmt.Errorf("searching listings: %w", err)
 	}
-	defer rows.Close()
-	ms := []ListingMatch{}
-	for rows.Next() {
-		var m ListingMatch
-		var listing string
-		var first, last, changed int64
-		var removed sql.NullInt64
-		l := &m.Status
-		if err := rows.Scan(&l.Target, &l.URL, &l.ListingID, &l.State, &first, &l.FirstCapture, &last, &l.LastCapture,
-			&changed, &removed, &l.RemovedCapture, &l.Captures, &listing); err != nil {
-			return nil, fmt.Errorf("searching listings: %w", err)
-		}
-		l.FirstSeen, l.LastSeen, l.LastChanged = timeFromMicros(first), timeFromMicros(last), timeFromMicros(changed)
-		if removed.Valid {
-			t := timeFromMicros(removed.Int64)
-			l.RemovedAt = &t
-		}
-		if err := json.Unmarshal([]byte(listing), &m.Listing); err != nil {
-			return nil, fmt.Errorf("searching listings: capture %s: %w", l.LastCapture, err)
-		}
-		ms = append(ms, m)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("searching listings: %w", err)
-	}
-	rows.Close()
 	if err := c.listingFlags(ctx, ms); err != nil {
 		return nil, err
 	}
 	return ms, nil
+}
+
+// scanListingMatch reads a row of SearchListings' query.
+func scanListingMatch(r rowScanner) (ListingMatch, error) {
+	var m ListingMatch
+	var listing string
+	var first, last, changed int64
+	var removed sql.NullInt64
+	l := &m.Status
+	if err := r.Scan(&l.Target, &l.URL, &l.ListingID, &l.State, &first, &l.FirstCapture, &last, &l.LastCapture,
+		&changed, &removed, &l.RemovedCapture, &l.Captures, &listing); err != nil {
+		return ListingMatch{}, err
+	}
+	l.FirstSeen, l.LastSeen, l.LastChanged = timeFromMicros(first), timeFromMicros(last), timeFromMicros(changed)
+	if removed.Valid {
+		t := timeFromMicros(removed.Int64)
+		l.RemovedAt = &t
+	}
+	if err := json.Unmarshal([]byte(listing), &m.Listing); err != nil {
+		return ListingMatch{}, fmt.Errorf("capture %s: %w", l.LastCapture, err)
+	}
+	return m, nil
+}
+
+// matchListing adds to w the seller and text conditions of a search over
+// listings: listing is the column of the listing JSON, url that of its
+// URL. Empty seller and text add nothing.
+func (c *Catalog) matchListing(w *sqlWhere, listing, url, seller, text string) {
+	if seller != "" {
+		w.add("LOWER("+c.jsonText(listing, "seller")+") = ?", strings.ToLower(strings.TrimSpace(seller)))
+	}
+	if t := strings.TrimSpace(text); t != "" {
+		p := w.arg(likePattern(t))
+		var ors []string
+		for _, f := range []string{"title", "description", "seller"} {
+			ors = append(ors, "LOWER("+c.jsonText(listing, f)+") LIKE "+p+` ESCAPE '\'`)
+		}
+		ors = append(ors, "LOWER("+url+") LIKE "+p+` ESCAPE '\'`)
+		w.conds = append(w.conds, "("+strings.Join(ors, " OR ")+")")
+	}
 }
 
 // listingFlags fills the Flags and Categories of the listings of ms, in
@@ -238,12 +238,9 @@ type FlagQuery struct {
 // SearchFlags returns the flags q selects, newest first, with their
 // listing and verdict but without reviews.
 func (c *Catalog) SearchFlags(ctx context.Context, q FlagQuery) ([]wildwatch.Flag, error) {
-	limit, err := pageLimit(q.Limit)
+	limit, err := pageWindow(q.Limit, q.Offset)
 	if err != nil {
 		return nil, fmt.Errorf("searching flags: %w", err)
-	}
-	if q.Offset < 0 {
-		return nil, fmt.Errorf("searching flags: offset %d: %w", q.Offset, ErrInvalid)
 	}
 	var w sqlWhere
 	if q.Target != "" {
@@ -255,33 +252,10 @@ func (c *Catalog) SearchFlags(ctx context.Context, q FlagQuery) ([]wildwatch.Fla
 	if q.URL != "" {
 		w.add("url = ?", q.URL)
 	}
-	if q.Seller != "" {
-		w.add("LOWER("+c.jsonText("listing", "seller")+") = ?", strings.ToLower(strings.TrimSpace(q.Seller)))
-	}
-	if t := strings.TrimSpace(q.Text); t != "" {
-		p := w.arg(likePattern(t))
-		var ors []string
-		for _, f := range []string{"title", "description", "seller"} {
-			ors = append(ors, "LOWER("+c.jsonText("listing", f)+") LIKE "+p+` ESCAPE '\'`)
-		}
-		ors = append(ors, "LOWER(url) LIKE "+p+` ESCAPE '\'`)
-		w.conds = append(w.conds, "("+strings.Join(ors, " OR ")+")")
-	}
+	c.matchListing(&w, "listing", "url", q.Seller, q.Text)
 	query := flagSelect + w.String() + ` ORDER BY created_at DESC, id DESC LIMIT ` + w.arg(limit) + ` OFFSET ` + w.arg(q.Offset)
-	rows, err := c.db.QueryContext(ctx, query, w.args...)
+	fs, err := queryAll(ctx, c.db, scanFlag, query, w.args...)
 	if err != nil {
-		return nil, fmt.Errorf("searching flags: %w", err)
-	}
-	defer rows.Close()
-	fs := []wildwatch.Flag{}
-	for rows.Next() {
-		f, err := scanFlag(rows)
-		if err != nil {
-			return nil, fmt.Errorf("searching flags: %w", err)
-		}
-		fs = append(fs, f)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("searching flags: %w", err)
 	}
 	return fs, nil

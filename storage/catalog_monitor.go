@@ -34,12 +34,9 @@ type SweepPage struct {
 // ListSweepPage returns one page of sweeps, newest first, with their
 // counts, and how many sweeps the filter selects in all.
 func (c *Catalog) ListSweepPage(ctx context.Context, f SweepPage) ([]wildwatch.Sweep, int, error) {
-	limit, err := pageLimit(f.Limit)
+	limit, err := pageWindow(f.Limit, f.Offset)
 	if err != nil {
 		return nil, 0, fmt.Errorf("listing sweeps: %w", err)
-	}
-	if f.Offset < 0 {
-		return nil, 0, fmt.Errorf("listing sweeps: offset %d: %w", f.Offset, ErrInvalid)
 	}
 	var w sqlWhere
 	if f.Target != "" {
@@ -53,20 +50,8 @@ func (c *Catalog) ListSweepPage(ctx context.Context, f SweepPage) ([]wildwatch.S
 		return nil, 0, fmt.Errorf("counting sweeps: %w", err)
 	}
 	q := sweepSelect + w.String() + ` ORDER BY s.created_at DESC, s.id DESC LIMIT ` + w.arg(limit) + ` OFFSET ` + w.arg(f.Offset)
-	rows, err := c.db.QueryContext(ctx, q, w.args...)
+	ss, err := queryAll(ctx, c.db, scanSweep, q, w.args...)
 	if err != nil {
-		return nil, 0, fmt.Errorf("listing sweeps: %w", err)
-	}
-	defer rows.Close()
-	ss := []wildwatch.Sweep{}
-	for rows.Next() {
-		s, err := scanSweep(rows)
-		if err != nil {
-			return nil, 0, fmt.Errorf("listing sweeps: %w", err)
-		}
-		ss = append(ss, s)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, 0, fmt.Errorf("listing sweeps: %w", err)
 	}
 	if err := c.errorsByKind(ctx, ss); err != nil {
@@ -78,37 +63,33 @@ func (c *Catalog) ListSweepPage(ctx context.Context, f SweepPage) ([]wildwatch.S
 // SweepErrorPage returns one page of a sweep's errors, newest first, and
 // how many the sweep has in all. limit defaults to 100 (at most 1000).
 func (c *Catalog) SweepErrorPage(ctx context.Context, sweepID string, limit, offset int) ([]wildwatch.SweepError, int, error) {
-	limit, err := pageLimit(limit)
+	limit, err := pageWindow(limit, offset)
 	if err != nil {
 		return nil, 0, fmt.Errorf("listing errors of sweep %s: %w", sweepID, err)
-	}
-	if offset < 0 {
-		return nil, 0, fmt.Errorf("listing errors of sweep %s: offset %d: %w", sweepID, offset, ErrInvalid)
 	}
 	var total int
 	if err := c.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sweep_errors WHERE sweep_id = $1`, sweepID).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("counting errors of sweep %s: %w", sweepID, err)
 	}
-	rows, err := c.db.QueryContext(ctx, `SELECT sweep_id, url, kind, message, occurred_at FROM sweep_errors
+	es, err := queryAll(ctx, c.db, scanSweepError, `SELECT `+sweepErrorColumns+` FROM sweep_errors
 		WHERE sweep_id = $1 ORDER BY occurred_at DESC, url, kind, message LIMIT $2 OFFSET $3`, sweepID, limit, offset)
 	if err != nil {
 		return nil, 0, fmt.Errorf("listing errors of sweep %s: %w", sweepID, err)
 	}
-	defer rows.Close()
-	es := []wildwatch.SweepError{}
-	for rows.Next() {
-		var e wildwatch.SweepError
-		var at int64
-		if err := rows.Scan(&e.SweepID, &e.URL, &e.Kind, &e.Message, &at); err != nil {
-			return nil, 0, fmt.Errorf("listing errors of sweep %s: %w", sweepID, err)
-		}
-		e.At = timeFromMicros(at)
-		es = append(es, e)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, 0, fmt.Errorf("listing errors of sweep %s: %w", sweepID, err)
-	}
 	return es, total, nil
+}
+
+// sweepErrorColumns are the columns scanSweepError reads.
+const sweepErrorColumns = `sweep_id, url, kind, message, occurred_at`
+
+func scanSweepError(r rowScanner) (wildwatch.SweepError, error) {
+	var e wildwatch.SweepError
+	var at int64
+	if err := r.Scan(&e.SweepID, &e.URL, &e.Kind, &e.Message, &at); err != nil {
+		return wildwatch.SweepError{}, err
+	}
+	e.At = timeFromMicros(at)
+	return e, nil
 }
 
 // TaskProgress is how far a sweep's tasks have come: Settled of Total are

@@ -66,29 +66,14 @@ func (c *Catalog) reviewWhere(f ReviewFilter, withStatus bool) sqlWhere {
 // ListReviewFlags returns the flags of a review queue, newest first, with
 // their listing and verdict but without reviews.
 func (c *Catalog) ListReviewFlags(ctx context.Context, f ReviewFilter) ([]wildwatch.Flag, error) {
-	limit, err := pageLimit(f.Limit)
+	limit, err := pageWindow(f.Limit, f.Offset)
 	if err != nil {
 		return nil, fmt.Errorf("listing review queue: %w", err)
-	}
-	if f.Offset < 0 {
-		return nil, fmt.Errorf("listing review queue: offset %d: %w", f.Offset, ErrInvalid)
 	}
 	w := c.reviewWhere(f, true)
 	q := flagSelect + w.String() + ` ORDER BY created_at DESC, id DESC LIMIT ` + w.arg(limit) + ` OFFSET ` + w.arg(f.Offset)
-	rows, err := c.db.QueryContext(ctx, q, w.args...)
+	fs, err := queryAll(ctx, c.db, scanFlag, q, w.args...)
 	if err != nil {
-		return nil, fmt.Errorf("listing review queue: %w", err)
-	}
-	defer rows.Close()
-	fs := []wildwatch.Flag{}
-	for rows.Next() {
-		fl, err := scanFlag(rows)
-		if err != nil {
-			return nil, fmt.Errorf("listing review queue: %w", err)
-		}
-		fs = append(fs, fl)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("listing review queue: %w", err)
 	}
 	return fs, nil

@@ -282,23 +282,9 @@ func (c *Catalog) AddSweepError(ctx context.Context, e wildwatch.SweepError) err
 // SweepErrors returns the errors recorded on a sweep, oldest first; none
 // for an unknown sweep.
 func (c *Catalog) SweepErrors(ctx context.Context, sweepID string) ([]wildwatch.SweepError, error) {
-	rows, err := c.db.QueryContext(ctx, `SELECT sweep_id, url, kind, message, occurred_at FROM sweep_errors
+	es, err := queryAll(ctx, c.db, scanSweepError, `SELECT `+sweepErrorColumns+` FROM sweep_errors
 		WHERE sweep_id = $1 ORDER BY occurred_at, url, kind, message`, sweepID)
 	if err != nil {
-		return nil, fmt.Errorf("listing errors of sweep %s: %w", sweepID, err)
-	}
-	defer rows.Close()
-	es := []wildwatch.SweepError{}
-	for rows.Next() {
-		var e wildwatch.SweepError
-		var at int64
-		if err := rows.Scan(&e.SweepID, &e.URL, &e.Kind, &e.Message, &at); err != nil {
-			return nil, fmt.Errorf("listing errors of sweep %s: %w", sweepID, err)
-		}
-		e.At = timeFromMicros(at)
-		es = append(es, e)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("listing errors of sweep %s: %w", sweepID, err)
 	}
 	return es, nil

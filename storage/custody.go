@@ -464,20 +464,8 @@ func (c *Custody) List(ctx context.Context, f CustodyFilter) ([]CustodyEntry, er
 		order = "DESC"
 	}
 	q := `SELECT ` + custodyColumns + ` FROM custody_log` + w.String() + ` ORDER BY seq ` + order + ` LIMIT ` + w.arg(int64(limit))
-	rows, err := c.Catalog.db.QueryContext(ctx, q, w.args...)
+	es, err := queryAll(ctx, c.Catalog.db, scanCustodyEntry, q, w.args...)
 	if err != nil {
-		return nil, fmt.Errorf("listing custody entries: %w", err)
-	}
-	defer rows.Close()
-	es := []CustodyEntry{}
-	for rows.Next() {
-		e, err := scanCustodyEntry(rows)
-		if err != nil {
-			return nil, fmt.Errorf("listing custody entries: %w", err)
-		}
-		es = append(es, e)
-	}
-	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("listing custody entries: %w", err)
 	}
 	return es, nil
