@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,6 +37,15 @@ type ruleSetRow struct {
 }
 
 func (s *Server) adminRules(w http.ResponseWriter, r *http.Request) {
+	// The "new rule set" form asks for a name and opens its editor.
+	if name := strings.TrimSpace(r.URL.Query().Get("new")); name != "" {
+		if !ruleSetName.MatchString(name) {
+			s.redirectFlash(w, r, "/admin/rules", false, s.tr(r, "admin.rules_bad_name", "name", name))
+			return
+		}
+		http.Redirect(w, r, "/admin/rules/"+url.PathEscape(name), http.StatusSeeOther)
+		return
+	}
 	vs, err := s.cfg.Catalog.ListRuleSets(r.Context(), "")
 	if err != nil {
 		s.consoleError(w, r, err)
@@ -70,6 +81,7 @@ type ruleEditor struct {
 	Problem  *sourceProblem
 	Rules    []ruleRow
 	Note     string
+	New      bool // a set not stored yet
 }
 
 // ruleRow is a rule of the version shown with how reviewers judged its
@@ -170,12 +182,38 @@ func (s *Server) adminRule(w http.ResponseWriter, r *http.Request) {
 		s.consoleError(w, r, err)
 		return
 	}
-	e, err := s.ruleEditorFor(r, r.PathValue("name"), version)
+	name := r.PathValue("name")
+	e, err := s.ruleEditorFor(r, name, version)
+	if errors.Is(err, storage.ErrNotFound) && version == 0 && ruleSetName.MatchString(name) {
+		// A set not stored yet: start from the active set under the new
+		// name; saving stores it as version 1, inactive.
+		e, err = s.newRuleSetEditor(r, name)
+	}
 	if err != nil {
 		s.consoleError(w, r, err)
 		return
 	}
 	s.render(w, r, http.StatusOK, "admin_rule", e)
+}
+
+// ruleSetName is what a rule set may be called (as in its name: field).
+var ruleSetName = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+
+// newRuleSetEditor is the editor of a rule set not stored yet, holding the
+// active rule set's source with its name line replaced (or the default
+// pack's when none is active).
+func (s *Server) newRuleSetEditor(r *http.Request, name string) (ruleEditor, error) {
+	src := rules.DefaultYAML()
+	if v, err := s.cfg.Catalog.ActiveRuleSet(r.Context()); err == nil {
+		src = v.Source
+	} else if !errors.Is(err, storage.ErrNotFound) {
+		return ruleEditor{}, err
+	}
+	nameLine := regexp.MustCompile(`(?m)^name:.*$`)
+	if loc := nameLine.FindIndex(src); loc != nil {
+		src = append(append(append([]byte(nil), src[:loc[0]]...), "name: "+name...), src[loc[1]:]...)
+	}
+	return ruleEditor{Name: name, Source: string(src), New: true}, nil
 }
 
 // adminRuleSave parses and compiles the typed rule set and stores it as the

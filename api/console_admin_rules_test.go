@@ -222,3 +222,33 @@ func TestConsoleAdminRules(t *testing.T) {
 		t.Errorf("activating an unknown version = %d, want 404", code)
 	}
 }
+
+func TestConsoleAdminNewRuleSet(t *testing.T) {
+	st := stack(t)
+	s := adminSession(t, st)
+	const name = "adm-new-set"
+	if code, _ := s.get("/admin/rules?new=Not+A+Name"); code != http.StatusSeeOther {
+		t.Errorf("a bad name = %d, want a redirect back with a message", code)
+	} else if _, page := s.get("/admin/rules"); !strings.Contains(page, "cannot name a rule set") {
+		t.Error("a bad name is not explained")
+	}
+	code, _ := s.get("/admin/rules?new=" + name)
+	if code != http.StatusSeeOther {
+		t.Fatalf("new rule set = %d", code)
+	}
+	page := s.mustGet("/admin/rules/" + name)
+	src := editorText(t, page)
+	if !strings.Contains(src, "name: "+name+"\n") || !strings.Contains(page, "not saved yet") {
+		t.Fatalf("the new set's editor does not start from the active set under its name:\n%.300s", src)
+	}
+	if vs, err := st.Catalog.ListRuleSets(t.Context(), name); err != nil || len(vs) != 0 {
+		t.Fatalf("opening the editor stored %d versions (%v)", len(vs), err)
+	}
+	if code, _, _ := s.post("/admin/rules/"+name, url.Values{"source": {src}, "note": {"a copy"}}); code != http.StatusSeeOther {
+		t.Fatalf("saving the new set = %d", code)
+	}
+	vs, err := st.Catalog.ListRuleSets(t.Context(), name)
+	if err != nil || len(vs) != 1 || vs[0].Version != 1 || vs[0].Active {
+		t.Fatalf("after saving: %+v, %v; want version 1, not active", vs, err)
+	}
+}

@@ -32,6 +32,10 @@ const usersPage = "/admin/users"
 // and . _ @ - (no spaces), up to 64 characters.
 var principalName = regexp.MustCompile(`^[\p{L}\p{N}._@-]{1,64}$`)
 
+// ValidPrincipalName reports whether name may name a user or a token:
+// letters, digits and . _ @ - (no spaces), up to 64 characters.
+func ValidPrincipalName(name string) bool { return principalName.MatchString(name) }
+
 // newSecret is a token secret made by a form, shown once.
 type newSecret struct {
 	Name   string

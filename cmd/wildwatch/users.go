@@ -30,6 +30,9 @@ func runUser(ctx context.Context, e *cmdEnv, args []string) error {
 			if !api.ValidRole(*role) {
 				return usageError{"want --role monitor|investigator|admin"}
 			}
+			if !api.ValidPrincipalName(name) {
+				return usageError{fmt.Sprintf("user name %q: use letters, digits and . _ @ - (no spaces), up to 64 characters", name)}
+			}
 			return withCatalog(ctx, e, o, func(cat *storage.Catalog) error {
 				if _, err := cat.GetUser(ctx, name); err == nil {
 					return fmt.Errorf("user %s exists already; use `wildwatch user passwd %s` to change the password", name, name)

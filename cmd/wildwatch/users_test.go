@@ -54,6 +54,9 @@ func TestUserCommands(t *testing.T) {
 	if code, _, _ := wild("another password\n", "user", "add", "rosa", "--role", "admin"); code == 0 {
 		t.Error("adding an existing user succeeded")
 	}
+	if code, _, _ := wild("long enough password\n", "user", "add", "kim lee", "--role", "monitor"); code != 2 {
+		t.Error("a user name with a space was accepted")
+	}
 	if code, _, _ := wild("short\n", "user", "add", "kim", "--role", "monitor"); code == 0 {
 		t.Error("a password shorter than the minimum was accepted")
 	}
