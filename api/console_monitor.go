@@ -117,10 +117,40 @@ func (s *Server) consoleHome(w http.ResponseWriter, r *http.Request) {
 		s.renderFragment(w, r, "monitor_home", "monitor_live", map[string]any{"Live": live, "Next": "/"})
 		return
 	}
-	ts, err := s.cfg.Catalog.ListTargets(ctx)
+	ts, targets, err := s.monitorTargets(r)
 	if err != nil {
 		s.consoleError(w, r, err)
 		return
+	}
+	if r.URL.Query().Get("fragment") == "targets" {
+		if stop {
+			w.Header().Set("X-Poll-Stop", "1")
+		}
+		s.renderFragment(w, r, "monitor_home", "monitor_targets", map[string]any{"Targets": targets})
+		return
+	}
+	newFlags, err := s.cfg.Catalog.CountFlagsByStatus(ctx, wildwatch.FlagNew)
+	if err != nil {
+		s.consoleError(w, r, err)
+		return
+	}
+	charts, err := s.monitorCharts(r, ts)
+	if err != nil {
+		s.consoleError(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "monitor_home", map[string]any{
+		"Live": live, "LiveStop": stop, "Targets": targets, "NewFlags": newFlags, "Charts": charts, "Next": "/",
+	})
+}
+
+// monitorTargets returns every target with its next scheduled run and its
+// last sweep, for the dashboard.
+func (s *Server) monitorTargets(r *http.Request) ([]wildwatch.Target, []monitorTarget, error) {
+	ctx := r.Context()
+	ts, err := s.cfg.Catalog.ListTargets(ctx)
+	if err != nil {
+		return nil, nil, err
 	}
 	next := map[string]time.Time{}
 	if rep, ok := s.cfg.Sweeps.(ScheduleReporter); ok {
@@ -138,29 +168,15 @@ func (s *Server) consoleHome(w http.ResponseWriter, r *http.Request) {
 		case err == nil:
 			v, err := s.sweepView(r, last)
 			if err != nil {
-				s.consoleError(w, r, err)
-				return
+				return nil, nil, err
 			}
 			mt.Last = &v
 		case !errors.Is(err, storage.ErrNotFound):
-			s.consoleError(w, r, err)
-			return
+			return nil, nil, err
 		}
 		targets = append(targets, mt)
 	}
-	newFlags, err := s.cfg.Catalog.CountFlagsByStatus(ctx, wildwatch.FlagNew)
-	if err != nil {
-		s.consoleError(w, r, err)
-		return
-	}
-	charts, err := s.monitorCharts(r, ts)
-	if err != nil {
-		s.consoleError(w, r, err)
-		return
-	}
-	s.render(w, r, http.StatusOK, "monitor_home", map[string]any{
-		"Live": live, "LiveStop": stop, "Targets": targets, "NewFlags": newFlags, "Charts": charts, "Next": "/",
-	})
+	return ts, targets, nil
 }
 
 // liveSweeps returns the sweeps that are queued, running or paused, and

@@ -299,6 +299,14 @@ func TestConsoleMonitorControls(t *testing.T) {
 	now := time.Now().UTC()
 	sw := fakeSweep(t, st, wildwatch.Sweep{ID: "monitor-controls-1", Target: "monitor-controls", Status: wildwatch.SweepRunning, CreatedAt: now})
 
+	// The dashboard's targets table comes alone too, for its live refresh:
+	// the target's row says its sweep is running and cannot start another.
+	targets := s.mustGet("/?fragment=targets")
+	row := regexp.MustCompile(`(?s)<tr data-target="monitor-controls">.*?</tr>`).FindString(targets)
+	if strings.Contains(targets, "<html") || !strings.Contains(row, `href="/sweeps/`+sw.ID+`"`) || !strings.Contains(row, "disabled") {
+		t.Errorf("the targets fragment does not show the running sweep of monitor-controls:\n%s", row)
+	}
+
 	// The dashboard shows the running sweep with its controls.
 	live := s.mustGet("/?fragment=live")
 	card := regexp.MustCompile(`(?s)<article class="card mon-sweep" data-sweep="` + sw.ID + `".*?</article>`).FindString(live)
