@@ -56,6 +56,12 @@ const maxManifestBytes = 1 << 20
 // random, hence a new content-addressed key) rather than colliding with the
 // orphaned one, which no manifest names; the screenshot and DOM keys are the
 // same again, and the stored objects are reused when their size agrees.
+//
+// With p.FirstAttempt Record does not read the manifest first. When one
+// exists all the same (an attempt cut short without being counted as one),
+// the manifest write is refused (wildwatch.ErrObjectExists) and Record
+// returns the stored manifest, as it does when a concurrent Record wins;
+// the WARC it wrote stays an orphan.
 func (e *Evidence) Record(ctx context.Context, p WARCParams) (*Manifest, error) {
 	if e.Store == nil || e.Signer == nil {
 		return nil, errors.New("recording evidence: store and signer are required")
@@ -70,11 +76,13 @@ func (e *Evidence) Record(ctx context.Context, p WARCParams) (*Manifest, error) 
 	log := e.logger().With("sweep", c.SweepID, "capture", c.ID)
 	mkey := ManifestKey(c.SweepID, c.ID)
 
-	if m, err := e.stored(ctx, mkey); err == nil {
-		log.Debug("capture already recorded", "manifest", mkey)
-		return m, nil
-	} else if !errors.Is(err, wildwatch.ErrObjectNotFound) {
-		return nil, fmt.Errorf("recording capture %s: %w", c.ID, err)
+	if !p.FirstAttempt {
+		if m, err := e.stored(ctx, mkey); err == nil {
+			log.Debug("capture already recorded", "manifest", mkey)
+			return m, nil
+		} else if !errors.Is(err, wildwatch.ErrObjectNotFound) {
+			return nil, fmt.Errorf("recording capture %s: %w", c.ID, err)
+		}
 	}
 
 	var warc bytes.Buffer
@@ -114,9 +122,14 @@ func (e *Evidence) Record(ctx context.Context, p WARCParams) (*Manifest, error) 
 	}
 	_, err = e.Store.Put(ctx, mkey, bytes.NewReader(data), int64(len(data)), ContentTypeManifest)
 	if errors.Is(err, wildwatch.ErrObjectExists) {
-		// A concurrent Record of the same capture won; its manifest stands.
-		log.Info("capture recorded concurrently; keeping the stored manifest", "orphan", m.Objects[0].Key)
-		return e.stored(ctx, mkey)
+		// A concurrent Record of the same capture won, or an earlier
+		// attempt did (p.FirstAttempt); its manifest stands.
+		log.Info("capture recorded already; keeping the stored manifest", "orphan", m.Objects[0].Key)
+		stored, err := e.stored(ctx, mkey)
+		if err != nil {
+			return nil, fmt.Errorf("recording capture %s: reading the stored manifest: %w", c.ID, err)
+		}
+		return stored, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("recording capture %s: %w", c.ID, err)

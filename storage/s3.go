@@ -102,14 +102,18 @@ func (cfg S3Config) validate() error {
 // S3 is an evidence store in an S3 bucket (AWS S3, MinIO, versitygw, Ceph
 // RGW, …). It is safe for concurrent use.
 //
-// Write-once: Put first asks whether the key exists (HEAD) and answers
-// ErrObjectExists without uploading when it does, then uploads with
-// If-None-Match: *, so that of two racing Puts the server stores one and
-// refuses the other with 412 Precondition Failed. Servers that honour the
-// header (AWS S3 since 2024, MinIO, versitygw) make Put race-free; on
-// servers that ignore it the HEAD still refuses every Put that does not race
-// another, and a versioned bucket (object lock implies versioning) keeps
-// the first version should a race happen.
+// Write-once: Put uploads with If-None-Match: *, so that the server refuses
+// (412 Precondition Failed, ErrObjectExists) a Put of a key that exists,
+// and of two racing Puts stores one. It relies on the server honouring the
+// header (AWS S3 since 2024, MinIO, versitygw); on a server that ignores it
+// a versioned bucket (object lock implies versioning) keeps the first
+// version under the later ones.
+//
+// Connections: requests reuse the client's keep-alive connections, and
+// Get's reader drains a short unread rest on Close so that its connection
+// can serve the next request. A server that closes every connection after
+// one answer (versitygw without --keep-alive) makes each request connect
+// anew whatever the client does.
 //
 // Uploads are one PUT of bytes held in memory (evidence objects are bounded
 // by the crawler's body limit), with Content-MD5 so the server rejects bytes
@@ -282,7 +286,10 @@ func (s *S3) Put(ctx context.Context, key string, r io.Reader, size int64, conte
 	return info, nil
 }
 
-// Get implements wildwatch.EvidenceStore.
+// Get implements wildwatch.EvidenceStore. The reader's Close drains a rest
+// of up to drainOnClose bytes, so that a caller that stops early leaves the
+// connection fit for the next request; a larger rest costs more to read
+// than a new connection, and the connection is dropped.
 func (s *S3) Get(ctx context.Context, key string) (io.ReadCloser, wildwatch.ObjectInfo, error) {
 	if err := validateKey(key); err != nil {
 		return nil, wildwatch.ObjectInfo{}, err
@@ -295,7 +302,9 @@ func (s *S3) Get(ctx context.Context, key string) (io.ReadCloser, wildwatch.Obje
 		if err != nil {
 			return err
 		}
-		// GetObject is lazy; Stat sends the request.
+		// GetObject is lazy; Stat sends a HEAD, the first Read the GET.
+		// (The HEAD is what reports the object lock: versitygw leaves it
+		// out of GET answers.)
 		st, err = obj.Stat()
 		if err != nil {
 			obj.Close()
@@ -305,7 +314,18 @@ func (s *S3) Get(ctx context.Context, key string) (io.ReadCloser, wildwatch.Obje
 	if err != nil {
 		return nil, wildwatch.ObjectInfo{}, s3Error("reading", key, err)
 	}
-	return obj, s3ObjectInfo(st), nil
+	return drainingBody{obj}, s3ObjectInfo(st), nil
+}
+
+// drainOnClose bounds what drainingBody reads to keep a connection.
+const drainOnClose = 64 << 10
+
+// drainingBody is a response body whose Close first reads a short rest.
+type drainingBody struct{ io.ReadCloser }
+
+func (b drainingBody) Close() error {
+	_, _ = io.CopyN(io.Discard, b.ReadCloser, drainOnClose)
+	return b.ReadCloser.Close()
 }
 
 // Stat implements wildwatch.EvidenceStore.

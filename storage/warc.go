@@ -53,6 +53,12 @@ type WARCParams struct {
 	// metadata record names the earlier object under "reused", and
 	// Evidence.Record names the earlier object in the manifest.
 	Earlier []ManifestObject
+	// FirstAttempt tells Evidence.Record that no earlier attempt of this
+	// capture is known to have stored its evidence, so that it does not
+	// look for a stored manifest before writing (one request fewer per
+	// capture). It is a hint, not a promise Record relies on: should a
+	// manifest exist anyway, Record still returns it (see Record).
+	FirstAttempt bool
 }
 
 func (p WARCParams) withDefaults() WARCParams {

@@ -269,7 +269,7 @@ func (h *handlers) record(ctx context.Context, p payload, t wildwatch.Target, c 
 	} else {
 		rec.Verdict = matcher.Match(l)
 	}
-	params := storage.WARCParams{Capture: c, Listing: l, Verdict: rec.Verdict, RuleSet: matcher.Version()}
+	params := storage.WARCParams{Capture: c, Listing: l, Verdict: rec.Verdict, RuleSet: matcher.Version(), FirstAttempt: firstAttempt(ctx)}
 	if prev != nil {
 		params.Revisit = h.revisitOf(ctx, *prev, rec.PayloadDigest)
 		if c.Rendered != nil {
@@ -303,6 +303,14 @@ func (h *handlers) record(ctx context.Context, p payload, t wildwatch.Target, c 
 		h.observer().FlagRaised(r.Flag.Target, r.Flag.Category)
 	}
 	return h.finished(ctx, p, r.Outcome)
+}
+
+// firstAttempt reports whether the task runs for the first time (asynq's
+// retry count is 0), so that no earlier run of it stored evidence.
+// storage.WARCParams.FirstAttempt says why a wrong answer is harmless.
+func firstAttempt(ctx context.Context) bool {
+	n, ok := asynq.GetRetryCount(ctx)
+	return ok && n == 0
 }
 
 // task is the catalog task a payload belongs to.

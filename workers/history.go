@@ -68,7 +68,7 @@ func (h *handlers) removal(ctx context.Context, p payload, t wildwatch.Target, c
 	}
 	c.ModeReason = "listing removed: " + why
 	l := wildwatch.Listing{URL: p.URL}
-	m, err := h.evidence.Record(ctx, storage.WARCParams{Capture: c, Listing: l, Removed: why})
+	m, err := h.evidence.Record(ctx, storage.WARCParams{Capture: c, Listing: l, Removed: why, FirstAttempt: firstAttempt(ctx)})
 	if err != nil {
 		return true, h.failed(ctx, p, &taskError{kind: wildwatch.ErrKindStorage, retryable: true, err: err})
 	}

@@ -153,6 +153,10 @@ func (s *Server) run(ctx context.Context, bin string) error {
 		"--port", s.Endpoint,
 		"--region", Region,
 		"--quiet",
+		// versitygw closes every connection unless told to keep them, which
+		// a deployment should (deploy/compose.yaml does): without it each
+		// request pays a new TCP connection.
+		"--keep-alive",
 		"posix",
 		"--versioning-dir", filepath.Join(s.dir, "versions"),
 		filepath.Join(s.dir, "buckets"),
