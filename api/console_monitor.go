@@ -184,13 +184,11 @@ func (s *Server) monitorTargets(r *http.Request) ([]wildwatch.Target, []monitorT
 // them can change any more.
 func (s *Server) liveSweeps(r *http.Request) (live []monitorSweepView, stop bool, err error) {
 	ctx := r.Context()
-	var ss []wildwatch.Sweep
-	for _, status := range []string{wildwatch.SweepRunning, wildwatch.SweepPaused, wildwatch.SweepQueued} {
-		page, _, err := s.cfg.Catalog.ListSweepPage(ctx, storage.SweepPage{Status: status, Limit: 50})
-		if err != nil {
-			return nil, false, err
-		}
-		ss = append(ss, page...)
+	// One read of every unfinished sweep: reading each status apart would
+	// miss a sweep that moves from one to another in between.
+	ss, _, err := s.cfg.Catalog.ListSweepPage(ctx, storage.SweepPage{Active: true, Limit: 150})
+	if err != nil {
+		return nil, false, err
 	}
 	recent, err := s.cfg.Catalog.ListSweeps(ctx, storage.SweepFilter{Limit: 20})
 	if err != nil {

@@ -25,6 +25,10 @@ type SweepPage struct {
 	Target string
 	// Status keeps the sweeps in one status.
 	Status string
+	// Active keeps the sweeps that have not ended (queued, running or
+	// paused), read in one statement so that a sweep changing status
+	// meanwhile is still seen once.
+	Active bool
 	// Limit bounds the sweeps returned (default 100, at most 1000).
 	Limit int
 	// Offset skips that many sweeps first.
@@ -44,6 +48,9 @@ func (c *Catalog) ListSweepPage(ctx context.Context, f SweepPage) ([]wildwatch.S
 	}
 	if f.Status != "" {
 		w.add("s.status = ?", f.Status)
+	}
+	if f.Active {
+		w.conds = append(w.conds, "s.status IN ("+w.arg(wildwatch.SweepQueued)+", "+w.arg(wildwatch.SweepRunning)+", "+w.arg(wildwatch.SweepPaused)+")")
 	}
 	var total int
 	if err := c.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sweeps s`+w.String(), w.args...).Scan(&total); err != nil {

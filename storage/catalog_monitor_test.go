@@ -47,6 +47,14 @@ func testCatalogMonitor(t *testing.T, s catalogSuite) {
 		t.Fatalf("ListSweepPage(market, finished) = %v, %d, %v", page, total, err)
 	}
 	catSame(t, "ListSweepPage(market, finished)", ids(page), []string{"s2"})
+	if err := c.SetSweepStatus(ctx, "s3", wildwatch.SweepRunning); err != nil {
+		t.Fatal(err)
+	}
+	page, total, err = c.ListSweepPage(ctx, SweepPage{Active: true})
+	if err != nil || total != 2 {
+		t.Fatalf("ListSweepPage(active) = %v, %d, %v", page, total, err)
+	}
+	catSame(t, "ListSweepPage(active)", ids(page), []string{"s4", "s3"})
 	_, _, err = c.ListSweepPage(ctx, SweepPage{Offset: -1})
 	catErr(t, "ListSweepPage(offset -1)", err, ErrInvalid)
 
