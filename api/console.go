@@ -753,6 +753,12 @@ func (s *Server) startSession(w http.ResponseWriter, r *http.Request, principal,
 	}
 	s.setCookie(w, r, sessionCookie, id, sess.MaxAt)
 	s.cfg.Logger.InfoContext(r.Context(), "console sign-in", "principal", principal, "kind", kind, "role", role, "remote", sess.Remote)
+	// Sessions that ended without a sign-out are swept out at each sign-in.
+	if n, err := s.cfg.Catalog.PruneSessions(r.Context(), now); err != nil {
+		s.cfg.Logger.WarnContext(r.Context(), "pruning ended console sessions failed", "err", err)
+	} else if n > 0 {
+		s.cfg.Logger.DebugContext(r.Context(), "ended console sessions pruned", "sessions", n)
+	}
 	return nil
 }
 

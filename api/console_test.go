@@ -11,8 +11,10 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wildwatch/wildwatch/api"
+	"github.com/wildwatch/wildwatch/storage"
 )
 
 func TestConsoleSignIn(t *testing.T) {
@@ -265,5 +267,20 @@ func TestConsoleTextKeys(t *testing.T) {
 	}
 	for _, m := range missing {
 		t.Errorf("no English text for %s", m)
+	}
+}
+
+// TestConsolePrunesSessions: sessions that ended without a sign-out do not
+// pile up in the catalog; a sign-in sweeps them out.
+func TestConsolePrunesSessions(t *testing.T) {
+	st := stack(t)
+	past := time.Now().UTC().Add(-time.Hour)
+	if err := st.Catalog.PutSession(t.Context(), storage.Session{IDHash: "ended-session", Principal: "monitor-ana", Kind: storage.SessionUser,
+		Role: api.RoleMonitor, CSRF: "c", CreatedAt: past.Add(-time.Hour), ExpiresAt: past, MaxAt: past.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	st.signIn(t, api.RoleMonitor)
+	if n, err := st.Catalog.PruneSessions(t.Context(), time.Now().UTC()); err != nil || n != 0 {
+		t.Errorf("after a sign-in %d ended sessions were left (%v)", n, err)
 	}
 }
