@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,7 +30,7 @@ var reviewStatuses = []string{wildwatch.FlagNew, wildwatch.FlagReview, wildwatch
 
 // reviewQueryKeys are the query parameters that make a review queue; the
 // flag page carries them so that it can step through the same queue.
-var reviewQueryKeys = []string{"target", "category", "lang", "min", "status", "sweep"}
+var reviewQueryKeys = []string{"platform", "target", "category", "lang", "min", "status", "sweep"}
 
 // reviewFilter is a queue's filter as the request gave it.
 type reviewFilter struct {
@@ -69,6 +70,21 @@ func (s *Server) parseReviewQueue(r *http.Request, v url.Values) reviewFilter {
 			q.Values.Del("status")
 		} else {
 			f.Status = st
+		}
+	}
+	if p := q.Values.Get("platform"); p != "" {
+		// A platform is the targets that name it (several targets can
+		// watch one marketplace).
+		ts, err := s.cfg.Catalog.ListTargets(r.Context())
+		if err != nil {
+			s.cfg.Logger.ErrorContext(r.Context(), "listing targets for the platform filter", "err", err)
+			q.Problem = strings.TrimSpace(q.Problem + " " + s.tr(r, "error.internal"))
+		}
+		f.Targets = []string{}
+		for _, t := range ts {
+			if platformOf(t) == p {
+				f.Targets = append(f.Targets, t.Name)
+			}
 		}
 	}
 	if m := q.Values.Get("min"); m != "" {
@@ -150,6 +166,18 @@ func (s *Server) reviewQueue(w http.ResponseWriter, r *http.Request) {
 		s.consoleError(w, r, err)
 		return
 	}
+	ts, err := s.cfg.Catalog.ListTargets(ctx)
+	if err != nil {
+		s.consoleError(w, r, err)
+		return
+	}
+	var platforms []string
+	for _, t := range ts {
+		if p := platformOf(t); !slices.Contains(platforms, p) {
+			platforms = append(platforms, p)
+		}
+	}
+	slices.Sort(platforms)
 	rows := make([]reviewRow, len(flags))
 	for i, fl := range flags {
 		rows[i] = reviewRow{Flag: fl, Terms: matchedTerms(fl.Verdict)}
@@ -165,7 +193,7 @@ func (s *Server) reviewQueue(w http.ResponseWriter, r *http.Request) {
 		shown = counts[q.Filter.Status]
 	}
 	s.render(w, r, http.StatusOK, "review_queue", map[string]any{
-		"Rows": rows, "Queue": q, "Query": q.Values, "Facets": facets, "Statuses": reviewStatuses,
+		"Rows": rows, "Queue": q, "Query": q.Values, "Facets": facets, "Platforms": platforms, "Statuses": reviewStatuses,
 		"Counts": byStatus, "Total": total, "Shown": shown, "AllQuery": setQuery(q.Values, "status", ""),
 		"Page": page, "More": more, "From": (page-1)*reviewPageSize + 1, "To": (page-1)*reviewPageSize + len(rows),
 		"PageQuery": pageQuery(q.Values), "Problem": q.Problem,

@@ -109,6 +109,27 @@ func TestConsoleReviewQueue(t *testing.T) {
 		}
 	})
 
+	t.Run("platform", func(t *testing.T) {
+		// A platform is the targets that name it: the demo target's
+		// platform keeps its flags; a platform no target names keeps none.
+		tg, _, err := st.Catalog.GetTarget(t.Context(), "demo")
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := s.mustGet("/flags?" + reviewTestAll.Encode() + "&platform=" + url.QueryEscape(tg.Platform))
+		for _, f := range all {
+			if !strings.Contains(body, `<tr data-flag="`+f.ID+`">`) {
+				t.Errorf("platform %s: flag %s of target demo is not listed", tg.Platform, f.ID)
+			}
+		}
+		if !strings.Contains(body, `<option value="`+tg.Platform+`" selected>`) {
+			t.Error("the platform filter is not shown as applied")
+		}
+		if body := s.mustGet("/flags?" + reviewTestAll.Encode() + "&platform=no-such-market"); reviewRowRe.MatchString(body) {
+			t.Error("a platform no target names lists flags")
+		}
+	})
+
 	t.Run("minimum score", func(t *testing.T) {
 		min := all[0].Score
 		body := s.mustGet("/flags?" + reviewTestAll.Encode() + "&min=" + strconv.FormatFloat(min, 'f', -1, 64))

@@ -24,6 +24,9 @@ type ReviewFilter struct {
 	Lang string
 	// MinScore keeps flags scoring at least this much.
 	MinScore float64
+	// Targets, when not nil, keeps the flags of these targets alone (those
+	// of one platform, say); an empty, non-nil list keeps none.
+	Targets []string
 }
 
 // langExpr is the SQL expression of a flag's listing language.
@@ -50,6 +53,17 @@ func (c *Catalog) reviewWhere(f ReviewFilter, withStatus bool) sqlWhere {
 	}
 	if f.Lang != "" {
 		w.add(c.langExpr()+" = ?", f.Lang)
+	}
+	if f.Targets != nil {
+		if len(f.Targets) == 0 {
+			w.conds = append(w.conds, "1 = 0")
+		} else {
+			marks := make([]string, len(f.Targets))
+			for i, t := range f.Targets {
+				marks[i] = w.arg(t)
+			}
+			w.conds = append(w.conds, "target IN ("+strings.Join(marks, ", ")+")")
+		}
 	}
 	if f.MinScore > 0 {
 		w.add("score >= ?", f.MinScore)

@@ -46,6 +46,9 @@ func testCatalogReviewQueue(t *testing.T, s catalogSuite) {
 		{"sweep and language", ReviewFilter{FlagFilter: FlagFilter{SweepID: "s2"}, Lang: "en"}, []string{"f3"}},
 		{"paged", ReviewFilter{FlagFilter: FlagFilter{Limit: 2, Offset: 1}}, []string{"f5", "f4"}},
 		{"no match", ReviewFilter{Lang: "fr"}, nil},
+		{"targets", ReviewFilter{Targets: []string{"alpha", "gamma"}}, []string{"f2", "f1"}},
+		{"targets and language", ReviewFilter{Targets: []string{"alpha", "beta"}, Lang: "zh"}, []string{"f5", "f4", "f1"}},
+		{"no targets", ReviewFilter{Targets: []string{}}, nil},
 	}
 	for _, tc := range tests {
 		fs, err := c.ListReviewFlags(ctx, tc.f)
