@@ -1,7 +1,10 @@
 package storage
 
 import (
+	"database/sql"
+	"fmt"
 	"maps"
+	"strings"
 	"testing"
 	"time"
 
@@ -121,5 +124,52 @@ func testCatalogFlagsOfCaptures(t *testing.T, s catalogSuite) {
 	}
 	if none, err := c.FlagsOfCaptures(ctx, nil); err != nil || len(none) != 0 {
 		t.Errorf("FlagsOfCaptures(none) = %v, %v", none, err)
+	}
+}
+
+// testCatalogLangIndex checks that the language filter's expression is the
+// one the flags_lang_created index was made on (migration 9), so the
+// database can use it.
+func testCatalogLangIndex(t *testing.T, s catalogSuite) {
+	ctx := t.Context()
+	c := s.open(t)
+	q := `SELECT id FROM flags WHERE ` + c.langExpr() + ` = $1 ORDER BY created_at DESC`
+	var plan []string
+	err := c.inTx(ctx, func(tx *sql.Tx) error {
+		explain := `EXPLAIN QUERY PLAN ` + q
+		if c.Dialect() == DialectPostgres {
+			// The table is empty: without this the planner would rather scan.
+			if _, err := tx.ExecContext(ctx, `SET LOCAL enable_seqscan = off`); err != nil {
+				return err
+			}
+			explain = `EXPLAIN ` + q
+		}
+		rows, err := tx.QueryContext(ctx, explain, "en")
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		cols, err := rows.Columns()
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				return err
+			}
+			plan = append(plan, fmt.Sprint(vals...))
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(plan, "\n"), "flags_lang_created") {
+		t.Errorf("the language filter does not use flags_lang_created:\n%s", strings.Join(plan, "\n"))
 	}
 }

@@ -90,6 +90,7 @@ func runCatalogSuite(t *testing.T, newDSN func(t *testing.T) string) {
 		{"Cases", testCatalogCases},
 		{"Investigate", testCatalogInvestigate},
 		{"ReviewQueue", testCatalogReviewQueue},
+		{"LangIndex", testCatalogLangIndex},
 		{"Monitor", testCatalogMonitor},
 	}
 	for _, tc := range tests {
